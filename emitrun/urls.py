@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from emitrun import health
+from emitrun.errors import error_body
+
+
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """Any unknown path under /api/ answers the JSON error body, never an HTML page."""
+    return JsonResponse(
+        error_body("NOT_FOUND", f"No route {request.method} {request.path}"), status=404
+    )
+
+
+urlpatterns = [
+    path("health", health.health),
+    path("health/live", health.live),
+    path("health/ready", health.ready),
+    path("api/v1/", include("jobs.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,128 @@
+"""Strict JSON field types and the checks every job input shares."""
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from emitrun.errors import PayloadTooLarge
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in JSON: no strings, no booleans, no fractions."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string; numbers are not silently turned into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class NameField(StrictCharField):
+    """A job (queue) name: lowercase letters, digits, '.', '_', '-'; at most 64."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not NAME_RE.match(value):
+            raise serializers.ValidationError(
+                "must start with a lowercase letter or digit and hold only a-z, 0-9, '.', '_', '-'"
+            )
+        return value
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def check_size(field: str, value: Any) -> int:
+    """Raises PayloadTooLarge (413) when `value` as JSON is over the payload limit."""
+    size = json_size(value)
+    limit = settings.EMITRUN_MAX_PAYLOAD_BYTES
+    if size > limit:
+        raise PayloadTooLarge(
+            f"{field} is {size} bytes; the limit is {limit}",
+            {"field": field, "size": size, "limit": limit},
+        )
+    return size
+
+
+def snake_keys(data: Any, aliases: dict[str, str]) -> Any:
+    """camelCase keys to snake_case, then documented aliases to our names."""
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        snake = _CAMEL.sub("_", key).lower() if isinstance(key, str) else key
+        snake = aliases.get(snake, snake)
+        if snake in out and snake != key:
+            continue  # the snake_case spelling wins over its camelCase twin
+        out[snake] = value
+    return out
+
+
+def validate_headers(value: Any) -> dict[str, str]:
+    """HTTP headers to send: token names, single-line values, at most 20."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("must be an object of header name -> value")
+    if len(value) > 20:
+        raise serializers.ValidationError("at most 20 headers")
+    for name, header in value.items():
+        if not HEADER_NAME_RE.match(str(name)):
+            raise serializers.ValidationError(f"invalid header name {name!r}")
+        if (
+            not isinstance(header, str)
+            or len(header) > 2048
+            or "\r" in header
+            or "\n" in header
+            or "\x00" in header
+        ):
+            raise serializers.ValidationError(
+                f"header {name!r} must be a single-line string of at most 2048 characters"
+            )
+    return value
+
+
+class Input(serializers.Serializer):
+    """Base of request bodies: accepts camelCase and the documented aliases."""
+
+    aliases: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
+        return super().to_internal_value(snake_keys(data, self.aliases))

@@ -1,0 +1,197 @@
+"""Handing jobs to workers: pending -> delivered (poll, claim by id), pending -> running
+(claim that acks at once), and settling a space's due and expired jobs first.
+"""
+
+import uuid
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from emitrun.errors import InvalidState
+from jobs.lifecycle.core import SWEEPER, Actor, apply, iso, lease_deadline, lock, record_many
+from jobs.lifecycle.sweep import settle
+from jobs.models import Job, Queue, Status
+from spaces.models import Space
+
+_COLUMNS = [f.column for f in Job._meta.concrete_fields]
+
+
+def poll(
+    space: Space, *, limit: int, names: list[str] | None = None, worker_id: str = "", actor: Actor
+) -> list[Job]:
+    """pending -> delivered for up to `limit` jobs, highest priority then oldest first.
+
+    The delivery deadline (the space's delivery timeout) starts now; each job gets
+    a fresh lease id. Paused queues hand out nothing.
+    """
+    return _claim(
+        space,
+        limit=limit,
+        names=names,
+        worker_id=worker_id,
+        actor=actor,
+        to=Status.DELIVERED,
+        lease_seconds=space.delivery_timeout_seconds,
+    )
+
+
+def claim_running(
+    space: Space,
+    *,
+    limit: int,
+    names: list[str] | None = None,
+    worker_id: str = "",
+    lease_seconds: int,
+    actor: Actor,
+) -> list[Job]:
+    """pending -> running in one step (claim acks): the attempt starts now, under a lease of
+    `lease_seconds` that heartbeats extend.
+    """
+    return _claim(
+        space,
+        limit=limit,
+        names=names,
+        worker_id=worker_id,
+        actor=actor,
+        to=Status.RUNNING,
+        lease_seconds=lease_seconds,
+    )
+
+
+@transaction.atomic
+def claim_one(job: Job, *, worker_id: str = "", actor: Actor) -> Job:
+    """pending (or a due scheduled job) -> delivered, for a worker woken about this job.
+
+    Raises InvalidState when it is no longer waiting (someone else got it).
+    """
+    now = timezone.now()
+    job = lock(job)
+    due = job.status == Status.SCHEDULED and job.run_at <= now
+    if job.status != Status.PENDING and not due:
+        raise InvalidState(f"Job is {job.status}; it is no longer waiting to be claimed")
+    if Queue.objects.filter(space_id=job.space_id, name=job.name, paused=True).exists():
+        raise InvalidState(f"Queue {job.name} is paused")
+    apply(
+        job,
+        {
+            "status": Status.DELIVERED,
+            "lease_id": uuid.uuid4(),
+            "lease_expires_at": lease_deadline(now, job.space.delivery_timeout_seconds),
+            "worker_id": worker_id,
+            "delivered_at": now,
+            "updated_at": now,
+        },
+        expect=[Status.PENDING, Status.SCHEDULED],
+    )
+    record_many([(job, "job.delivered", _delivered_data(job))], actor=actor, now=now)
+    return job
+
+
+@transaction.atomic
+def _claim(
+    space: Space,
+    *,
+    limit: int,
+    names: list[str] | None,
+    worker_id: str,
+    actor: Actor,
+    to: Status,
+    lease_seconds: int,
+) -> list[Job]:
+    now = timezone.now()
+    settle(now=now, space=space, actor=SWEEPER)
+    paused = list(Queue.objects.filter(space=space, paused=True).values_list("name", flat=True))
+    names = [n for n in (names or []) if n not in paused] if names else None
+    if names == []:
+        return []
+    changes = {
+        "status": to,
+        "lease_expires_at": lease_deadline(now, lease_seconds),
+        "worker_id": worker_id,
+        "delivered_at": now,
+        "updated_at": now,
+    }
+    if to == Status.RUNNING:
+        changes["started_at"] = now
+    if connection.vendor == "postgresql":
+        jobs = _claim_postgres(space, limit, names, paused, changes, started=to == Status.RUNNING)
+    else:
+        jobs = _claim_guarded(space, limit, names, paused, changes, started=to == Status.RUNNING)
+    for job in jobs:
+        job.space = space
+    jobs.sort(key=lambda j: (-j.priority, j.run_at, str(j.id)))
+    kind = "job.started" if to == Status.RUNNING else "job.delivered"
+    if jobs:
+        record_many([(job, kind, _delivered_data(job)) for job in jobs], actor=actor, now=now)
+    return jobs
+
+
+def _claim_postgres(
+    space: Space,
+    limit: int,
+    names: list[str] | None,
+    paused: list[str],
+    changes: dict,
+    *,
+    started: bool,
+) -> list[Job]:
+    """One statement: pick with FOR UPDATE SKIP LOCKED through the partial claim index,
+    update, and return the rows. Concurrent pollers skip each other's rows, never wait.
+    """
+    where, params = ["space_id = %s", "status = 'pending'"], [space.pk]
+    if names:
+        where.append("name = ANY(%s)")
+        params.append(names)
+    if paused:
+        where.append("NOT (name = ANY(%s))")
+        params.append(paused)
+    sets = ", ".join(f"{col} = %s" for col in changes)
+    if started:
+        sets += ", attempts = attempts + 1"
+    # Only fixed fragments and our own column names are formatted in; values are parameters.
+    sql = (
+        "WITH picked AS MATERIALIZED ("  # noqa: S608
+        f" SELECT id FROM jobs_job WHERE {' AND '.join(where)}"
+        " ORDER BY priority DESC, run_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+        f" UPDATE jobs_job AS j SET {sets}, lease_id = gen_random_uuid()"
+        " FROM picked WHERE j.id = picked.id"
+        f" RETURNING {', '.join('j.' + c for c in _COLUMNS)}"
+    )
+    return list(Job.objects.raw(sql, [*params, limit, *changes.values()]))
+
+
+def _claim_guarded(
+    space: Space,
+    limit: int,
+    names: list[str] | None,
+    paused: list[str],
+    changes: dict,
+    *,
+    started: bool,
+) -> list[Job]:
+    """Portable claim (SQLite): pick candidates, then take each with an UPDATE guarded by
+    status = pending. A row someone else took first updates nothing and is skipped.
+    """
+    candidates = Job.objects.filter(space=space, status=Status.PENDING).exclude(name__in=paused)
+    if names:
+        candidates = candidates.filter(name__in=names)
+    ids = list(
+        candidates.order_by("-priority", "run_at", "id").values_list("id", flat=True)[:limit]
+    )
+    taken = []
+    extra = {"attempts": F("attempts") + 1} if started else {}
+    for job_id in ids:
+        if Job.objects.filter(pk=job_id, status=Status.PENDING).update(
+            lease_id=uuid.uuid4(), **changes, **extra
+        ):
+            taken.append(job_id)
+    return list(Job.objects.filter(pk__in=taken))
+
+
+def _delivered_data(job: Job) -> dict:
+    return {
+        "worker_id": job.worker_id,
+        "lease_expires_at": iso(job.lease_expires_at),
+        "attempt": job.attempts,
+    }

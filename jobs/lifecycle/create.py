@@ -1,0 +1,171 @@
+"""Creating jobs: - -> pending, or - -> scheduled when scheduled_for is in the future."""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs.lifecycle.core import Actor, record_many
+from jobs.models import Job, JobTag, Queue, Status
+from spaces.models import Space
+
+_QUEUE_CACHE_SECONDS = 60.0
+_known_queues: dict[tuple[str, str], float] = {}
+
+
+@dataclass
+class JobSpec:
+    """A validated request to create a job (the API's serializers build these)."""
+
+    name: str
+    payload: Any = None
+    priority: int = 0
+    tags: list | dict | None = None
+    idempotency_key: str | None = None
+    max_retries: int = 3
+    timeout_seconds: int = 300
+    scheduled_for: datetime | None = None
+    callback_url: str = ""
+    callback_headers: dict[str, str] = field(default_factory=dict)
+    callback_secret: str = ""
+
+
+@dataclass
+class Created:
+    job: Job
+    created: bool
+
+
+def tag_names(tags: list | dict | None) -> list[str]:
+    """Postgres `tags ? x` semantics: an array's string items, or an object's keys."""
+    if isinstance(tags, dict):
+        names = [str(key) for key in tags]
+    elif isinstance(tags, list):
+        names = [item for item in tags if isinstance(item, str)]
+    else:
+        names = []
+    return list(dict.fromkeys(names))
+
+
+@transaction.atomic
+def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
+    """- -> pending | scheduled. An idempotency key already used in the space returns
+    that job (whatever its state) with created=False.
+    """
+    key = spec.idempotency_key
+    if key:
+        existing = _by_key(space, [key]).get(key)
+        if existing is not None:
+            return Created(existing, False)
+    ensure_queues(space, {spec.name})
+    job = _new_job(space, spec, timezone.now())
+    try:
+        with transaction.atomic():  # savepoint: a concurrent twin may win the unique key
+            job.save(force_insert=True)
+    except IntegrityError:
+        twin = _by_key(space, [key]).get(key) if key else None
+        if twin is None:
+            raise
+        return Created(twin, False)
+    _add_tags([job])
+    record_many([(job, "job.created", _created_data(job))], actor=actor, now=job.created_at)
+    return Created(job, True)
+
+
+@transaction.atomic
+def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Created]:
+    """Creates up to 100 jobs in a few statements; same per-job rules as create()."""
+    keys = [s.idempotency_key for s in specs if s.idempotency_key]
+    found = _by_key(space, keys) if keys else {}
+    now = timezone.now()
+    results: list[Created] = []
+    fresh: list[Job] = []
+    for spec in specs:
+        key = spec.idempotency_key
+        if key and key in found:
+            results.append(Created(found[key], False))
+            continue
+        job = _new_job(space, spec, now)
+        if key:
+            found[key] = job  # a later twin in the same batch gets this job
+        fresh.append(job)
+        results.append(Created(job, True))
+    if not fresh:
+        return results
+    ensure_queues(space, {job.name for job in fresh})
+    try:
+        with transaction.atomic():
+            Job.objects.bulk_create(fresh)
+    except IntegrityError:
+        # A concurrent request used one of the keys meanwhile: fall back to one by one.
+        return [create(space, spec, actor=actor) for spec in specs]
+    _add_tags(fresh)
+    record_many([(job, "job.created", _created_data(job)) for job in fresh], actor=actor, now=now)
+    return results
+
+
+def ensure_queues(space: Space, names: set[str]) -> None:
+    """Queues exist once a job names them (made here, cached briefly per process)."""
+    now = time.monotonic()
+    missing = [n for n in names if _known_queues.get((str(space.pk), n), 0) < now]
+    if not missing:
+        return
+    Queue.objects.bulk_create([Queue(space=space, name=n) for n in missing], ignore_conflicts=True)
+    for name in missing:
+        _known_queues[(str(space.pk), name)] = now + _QUEUE_CACHE_SECONDS
+
+
+def forget_queue(space: Space, name: str) -> None:
+    _known_queues.pop((str(space.pk), name), None)
+
+
+def _by_key(space: Space, keys: list[str]) -> dict[str, Job]:
+    jobs = Job.objects.filter(space=space, idempotency_key__in=keys)
+    out = {}
+    for job in jobs:
+        job.space = space
+        out[job.idempotency_key] = job
+    return out
+
+
+def _new_job(space: Space, spec: JobSpec, now: datetime) -> Job:
+    later = spec.scheduled_for is not None and spec.scheduled_for > now
+    run_at = spec.scheduled_for if later else now
+    return Job(
+        space=space,
+        name=spec.name,
+        status=Status.SCHEDULED if later else Status.PENDING,
+        payload=spec.payload,
+        priority=spec.priority,
+        tags=spec.tags,
+        idempotency_key=spec.idempotency_key or None,
+        max_retries=spec.max_retries,
+        timeout_seconds=spec.timeout_seconds,
+        scheduled_for=spec.scheduled_for,
+        run_at=run_at,
+        callback_url=spec.callback_url or "",
+        callback_headers=spec.callback_headers or None,
+        callback_secret=spec.callback_secret or "",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _add_tags(jobs: list[Job]) -> None:
+    rows = [
+        JobTag(job=job, space_id=job.space_id, tag=tag)
+        for job in jobs
+        for tag in tag_names(job.tags)
+    ]
+    if rows:
+        JobTag.objects.bulk_create(rows)
+
+
+def _created_data(job: Job) -> dict:
+    data: dict[str, Any] = {"name": job.name, "priority": job.priority}
+    if job.status == Status.SCHEDULED:
+        data["scheduled_for"] = job.run_at.isoformat().replace("+00:00", "Z")
+    return data

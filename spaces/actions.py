@@ -1,0 +1,110 @@
+"""The only writer of spaces, their settings and their API tokens."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from emitrun.errors import ValidationFailed
+from orgs.actions import unique_slug
+from orgs.models import Organization, User
+from spaces import scopes as scope_names
+from spaces import tokens
+from spaces.models import ApiToken, Space, SpaceSettings
+
+_KNOBS = {
+    "delivery_timeout_seconds": (1, 3600),
+    "backoff_base_seconds": (0, 86400),
+    "backoff_cap_seconds": (0, 7 * 86400),
+    "retention_days": (1, 3650),
+}
+
+
+def _check_knobs(knobs: dict[str, float | int | None]) -> dict[str, float | int]:
+    errors, clean = {}, {}
+    for field, value in knobs.items():
+        if value is None:
+            continue
+        low, high = _KNOBS[field]
+        if not low <= value <= high:
+            errors[field] = [f"must be between {low} and {high}"]
+        clean[field] = value
+    base = clean.get("backoff_base_seconds")
+    cap = clean.get("backoff_cap_seconds")
+    if base is not None and cap is not None and cap < base:
+        errors["backoff_cap_seconds"] = ["must not be less than backoff_base_seconds"]
+    if errors:
+        raise ValidationFailed("Invalid space settings", errors)
+    return clean
+
+
+@transaction.atomic
+def create_space(
+    *, organization: Organization, name: str, slug: str | None = None, **knobs: float | int | None
+) -> Space:
+    """Makes a space (and its empty settings). Knobs: see _KNOBS."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 characters"]})
+    clean = _check_knobs(knobs)
+    if slug is None:
+        slug = unique_slug(Space, name, organization=organization)
+    elif Space.objects.filter(organization=organization, slug=slug).exists():
+        raise ValidationFailed(f"slug {slug!r} is taken", {"slug": ["already taken"]})
+    space = Space.objects.create(organization=organization, name=name, slug=slug, **clean)
+    SpaceSettings.objects.create(space=space)
+    return space
+
+
+@transaction.atomic
+def update_space(space: Space, **changes: float | int | str | None) -> Space:
+    """Renames a space or changes its knobs."""
+    name = changes.pop("name", None)
+    clean = _check_knobs(changes)
+    if name is not None:
+        name = str(name).strip()
+        if not name or len(name) > 100:
+            raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 chars"]})
+        clean["name"] = name
+    for field, value in clean.items():
+        setattr(space, field, value)
+    space.save(update_fields=list(clean))
+    return space
+
+
+def issue_token(
+    *,
+    space: Space,
+    name: str,
+    scopes: list[str],
+    created_by: User | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Makes a token; returns it with its secret, which is never stored or shown again."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 characters"]})
+    try:
+        expanded = scope_names.expand(scopes)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), {"scopes": [str(exc)]}) from None
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("expires_at must be in the future", {"expires_at": ["in the past"]})
+    secret = tokens.new_secret()
+    token = ApiToken.objects.create(
+        space=space,
+        name=name,
+        prefix=tokens.display_prefix(secret),
+        secret_hash=tokens.hash_secret(secret),
+        scopes=expanded,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    return token, secret
+
+
+def revoke_token(token: ApiToken) -> ApiToken:
+    """Revokes a token at once; revoking twice keeps the first time."""
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
