@@ -1,0 +1,114 @@
+"""Personas and clients: a space and a foreign space, owner/member/stranger users, tokens
+made through the real token code, and API clients holding them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from jobs import lifecycle
+from jobs.models import Job
+from orgs.models import Membership, Role
+from spaces import actions as space_actions
+from spaces.models import Space
+from tests.factories import OrganizationFactory, SpaceFactory, UserFactory
+
+
+@pytest.fixture
+def org(db):  # noqa: ANN001, ANN201
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def space(org) -> Space:
+    return SpaceFactory(organization=org)
+
+
+@pytest.fixture
+def other_space(db) -> Space:
+    """A space of another organization: nothing of it may be reachable from `space`."""
+    return SpaceFactory()
+
+
+@pytest.fixture
+def owner(org):  # noqa: ANN001, ANN201
+    user = UserFactory()
+    Membership.objects.create(user=user, organization=org, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def member(org):  # noqa: ANN001, ANN201
+    user = UserFactory()
+    Membership.objects.create(user=user, organization=org, role=Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def stranger(db):  # noqa: ANN001, ANN201
+    return UserFactory()
+
+
+def client_with(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client.default_format = "json"
+    return client
+
+
+@pytest.fixture
+def make_client(space) -> Callable[..., APIClient]:
+    """make_client("jobs:worker", space=...) -> an APIClient holding a fresh token."""
+
+    def make(*scopes: str, space: Space = space) -> APIClient:
+        _, secret = space_actions.issue_token(space=space, name="test", scopes=list(scopes))
+        client = client_with(secret)
+        client.secret = secret
+        return client
+
+    return make
+
+
+@dataclass
+class Clients:
+    producer: APIClient
+    worker: APIClient
+    operator: APIClient
+    admin: APIClient
+    foreign: APIClient  # a jobs:admin token of other_space
+
+
+@pytest.fixture
+def api(make_client, other_space) -> Clients:
+    return Clients(
+        producer=make_client("jobs:create", "jobs:read"),
+        worker=make_client("jobs:worker"),
+        operator=make_client("jobs:kill", "jobs:manage", "jobs:read"),
+        admin=make_client("jobs:admin"),
+        foreign=make_client("jobs:admin", space=other_space),
+    )
+
+
+SYSTEM = lifecycle.Actor.system("test")
+
+
+def create_job(space: Space, name: str = "work", **fields: object) -> Job:
+    return lifecycle.create(space, lifecycle.JobSpec(name=name, **fields), actor=SYSTEM).job
+
+
+@pytest.fixture
+def pending_job(space) -> Job:
+    return create_job(space, payload={"n": 1})
+
+
+@pytest.fixture
+def delivered_job(space, pending_job) -> Job:
+    (job,) = lifecycle.poll(space, limit=1, worker_id="w-1", actor=SYSTEM)
+    return job
+
+
+@pytest.fixture
+def running_job(delivered_job) -> Job:
+    return lifecycle.ack(delivered_job, actor=SYSTEM, lease_id=str(delivered_job.lease_id))

@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.db import connection
+
+
+def test_suite_runs_on_postgresql_and_redis(db):
+    assert connection.vendor == "postgresql"
+    assert settings.REDIS_URL.startswith("redis://")
+
+
+def test_worker_loop_over_http(api, space):
+    r = api.producer.post("/api/v1/jobs", {"name": "send-email", "payload": {"to": "a@b.c"}})
+    assert r.status_code == 201, r.content
+    r = api.worker.post(f"/api/v1/spaces/{space.id}/jobs/poll", {"limit": 5})
+    job = r.json()["jobs"][0]
+    url = f"/api/v1/jobs/{job['id']}"
+    assert api.worker.post(f"{url}/ack", {"lease_id": job["lease_id"]}).status_code == 200
+    r = api.worker.post(f"{url}/complete", {"lease_id": job["lease_id"], "result": {"ok": 1}})
+    assert r.json()["job"]["status"] == "completed"
