@@ -17,7 +17,7 @@ from tests.factories import OrganizationFactory, SpaceFactory, UserFactory
 
 
 @pytest.fixture
-def org(db):  # noqa: ANN001, ANN201
+def org(db):
     return OrganizationFactory()
 
 
@@ -33,21 +33,21 @@ def other_space(db) -> Space:
 
 
 @pytest.fixture
-def owner(org):  # noqa: ANN001, ANN201
+def owner(org):
     user = UserFactory()
     Membership.objects.create(user=user, organization=org, role=Role.OWNER)
     return user
 
 
 @pytest.fixture
-def member(org):  # noqa: ANN001, ANN201
+def member(org):
     user = UserFactory()
     Membership.objects.create(user=user, organization=org, role=Role.MEMBER)
     return user
 
 
 @pytest.fixture
-def stranger(db):  # noqa: ANN001, ANN201
+def stranger(db):
     return UserFactory()
 
 
