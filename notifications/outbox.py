@@ -87,7 +87,7 @@ def _callback(job: Job, event: JobEvent) -> Delivery | None:
         "attempt_number": job.attempts,
         "attemptNumber": job.attempts,
         "result": job.result if status == "completed" else None,
-        "error": job.last_error or None if status != "completed" else None,
+        "error": (job.last_error or None) if status != "completed" else None,
         "timestamp": event.at.isoformat().replace("+00:00", "Z"),
     }
     return _row(
@@ -115,7 +115,8 @@ def slack_message(job: Job, name: str) -> dict:
 
 
 def _push(job: Job, event: JobEvent) -> Delivery | None:
-    if event.type != "job.pending":
+    """Wakes workers on every job.pending, a job created pending included."""
+    if event.status != "pending" or event.type not in ("job.pending", "job.created"):
         return None
     conf = _space_settings(job)
     if conf is None or not conf.push_url:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.api import operator, producer, worker
+from jobs.api import operator, producer, queues, worker
 
 J = "jobs/<str:job_id>"
 
@@ -33,4 +33,6 @@ urlpatterns = [
     path(f"{J}/kill", operator.KillView.as_view()),
     path(f"{J}/retry", operator.RetryView.as_view()),
     path(f"{J}/priority", operator.PriorityView.as_view()),
+    path("queues/<str:name>/pause", queues.QueuePauseView.as_view()),
+    path("queues/<str:name>/resume", queues.QueueResumeView.as_view()),
 ]

@@ -1,0 +1,48 @@
+# emitrun — `make run` serves the app on its embedded default; `make test` runs the suite
+# against PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults below).
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/emitrun
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# Parallel test workers (pytest-xdist); each gets its own test database.
+TEST_WORKERS ?= auto
+
+.PHONY: install run test test-unit lint format migrate clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# The app on its embedded default (SQLite, in-memory channel layer) unless DATABASE_URL /
+# REDIS_URL are set. A fresh database gets a demo organization, space, login and token.
+run: migrate
+	$(PY) manage.py seeddemo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-unit: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not browser and not chaos" -q
+
+test: lint test-unit
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) db staticfiles
