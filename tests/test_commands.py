@@ -19,7 +19,8 @@ def run(*args: str) -> dict:
 @pytest.mark.django_db
 def test_provision_org_space_and_token_then_use_the_token():
     org = run("createorg", "Acme Inc", "--owner", "ops@acme.test")
-    assert org["slug"] == "acme-inc" and org["owner"] == "ops@acme.test"
+    assert org["slug"] == "acme-inc"
+    assert org["owner"] == "ops@acme.test"
     assert Membership.objects.get(user__email="ops@acme.test").role == "owner"
     space = run(
         "createspace",
@@ -42,7 +43,8 @@ def test_provision_org_space_and_token_then_use_the_token():
         row.retention_days,
     ) == (5, 0.5, 10.0, 7)
     tok = run("createtoken", space["id"], "--name", "ci", "--scopes", "jobs:worker,jobs:create")
-    assert "jobs:poll" in tok["scopes"] and "jobs:create" in tok["scopes"]
+    assert "jobs:poll" in tok["scopes"]
+    assert "jobs:create" in tok["scopes"]
     stored = ApiToken.objects.get(pk=tok["id"])
     assert stored.secret_hash == tokens.hash_secret(tok["secret"])
     assert tok["secret"] not in json.dumps(list(ApiToken.objects.values()), default=str)
@@ -82,6 +84,7 @@ def test_seeddemo_seeds_once_and_prints_working_credentials(client):
     assert run("seeddemo")["seeded"] is False
     assert Organization.objects.count() == 1
     admin = User.objects.get(email=first["login"])
-    assert admin.check_password(first["password"]) and admin.is_superuser
+    assert admin.check_password(first["password"])
+    assert admin.is_superuser
     r = client.get("/api/v1/jobs", HTTP_AUTHORIZATION=f"Bearer {first['token']}")
     assert r.status_code == 200

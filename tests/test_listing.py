@@ -63,7 +63,8 @@ def test_offset_paging_reports_has_more(api, space):
     made = [create_job(space, "p") for _ in range(5)]
     r1 = api.producer.get("/api/v1/jobs", {"limit": 2, "order_dir": "asc"})
     r3 = api.producer.get("/api/v1/jobs", {"limit": 2, "offset": 4, "order_dir": "asc"})
-    assert r1["X-Has-More"] == "true" and r3["X-Has-More"] == "false"
+    assert r1["X-Has-More"] == "true"
+    assert r3["X-Has-More"] == "false"
     assert ids(r1) == [str(j.id) for j in made[:2]]
     assert ids(r3) == [str(made[4].id)]
 
@@ -79,7 +80,8 @@ def test_cursor_paging_walks_every_job_once(api, space):
             assert "X-Next-Cursor" not in r
             break
         params = {**params, "cursor": r["X-Next-Cursor"]}
-    assert sorted(seen) == sorted(made) and len(seen) == 7
+    assert sorted(seen) == sorted(made)
+    assert len(seen) == 7
 
 
 def test_cursor_of_another_ordering_is_refused(api, space):
@@ -104,7 +106,8 @@ def test_summary_has_spooled_fields_and_no_payload(api, space):
         "job_type",
         "progress",
     } <= set(row)
-    assert "payload" not in row and row["job_type"] == "t"
+    assert "payload" not in row
+    assert row["job_type"] == "t"
     assert row["created_at"].endswith("Z")
 
 

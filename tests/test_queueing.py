@@ -24,7 +24,8 @@ def test_same_idempotency_key_returns_the_same_job_even_after_it_completed(api, 
     api.worker.post(f"{url}/complete", {"lease_id": job["lease_id"]})
     again = api.producer.post("/api/v1/jobs", body)
     assert again.status_code == 200
-    assert again.json()["created"] is False and again.json()["id"] == first.json()["id"]
+    assert again.json()["created"] is False
+    assert again.json()["id"] == first.json()["id"]
     assert again.json()["job"]["status"] == "completed"
     assert Job.objects.filter(space=space).count() == 1
 
@@ -33,7 +34,8 @@ def test_idempotency_keys_are_per_space(api, space, other_space):
     body = {"name": "charge", "idempotency_key": "k"}
     a = api.producer.post("/api/v1/jobs", body).json()
     b = api.foreign.post("/api/v1/jobs", body).json()
-    assert a["id"] != b["id"] and b["created"] is True
+    assert a["id"] != b["id"]
+    assert b["created"] is True
 
 
 def test_bulk_twins_share_one_job(api, space):
@@ -61,7 +63,8 @@ def test_scheduled_job_is_not_claimable_before_its_time(api, space):
     assert poll(api, space) == []
     with time_machine.travel(at + timedelta(seconds=1)):
         (job,) = poll(api, space)
-    assert job["id"] == r.json()["id"] and job["status"] == "delivered"
+    assert job["id"] == r.json()["id"]
+    assert job["status"] == "delivered"
 
 
 def test_past_scheduled_for_is_pending_at_once(api, space):
@@ -120,7 +123,8 @@ def test_dead_letter_list_retry_and_purge(api, space):
     r = api.operator.post("/api/v1/jobs/dlq/retry", {"job_ids": [str(dead[0].id), str(dead[2].id)]})
     assert r.json()["retried_count"] == 2
     stale = api.operator.post("/api/v1/jobs/dlq/retry", {"job_ids": [str(dead[0].id)]}).json()
-    assert stale["retried_count"] == 0 and stale["skipped_jobs"] == [str(dead[0].id)]
+    assert stale["retried_count"] == 0
+    assert stale["skipped_jobs"] == [str(dead[0].id)]
     refused = api.operator.post("/api/v1/jobs/dlq/purge", {"confirm": False})
     assert refused.status_code == 400
     purged = api.operator.post("/api/v1/jobs/dlq/purge", {"confirm": True}).json()

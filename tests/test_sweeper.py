@@ -33,7 +33,8 @@ def test_unacked_delivery_returns_to_pending_without_counting_an_attempt(space, 
         assert lifecycle.expire_overdue()["delivery_timeout"] == 1
     delivered_job.refresh_from_db()
     assert (delivered_job.status, delivered_job.attempts) == (Status.PENDING, 0)
-    assert delivered_job.lease_id is None and delivered_job.worker_id == ""
+    assert delivered_job.lease_id is None
+    assert delivered_job.worker_id == ""
     event = JobEvent.objects.filter(job=delivered_job).latest("id")
     assert (event.type, event.data["reason"]) == ("job.pending", "delivery_timeout")
 
@@ -48,7 +49,8 @@ def test_silent_worker_is_failed_as_an_attempt_then_dead(space):
         job.refresh_from_db()
         assert job.status == expected
         assert job.last_error == "timeout"
-    assert job.attempts == 2 and job.retry_count == 1
+    assert job.attempts == 2
+    assert job.retry_count == 1
     assert types_of(job)[-2:] == ["job.failed", "job.dead"]
 
 
@@ -67,7 +69,8 @@ def test_claim_settles_its_space_without_the_sweeper(space, delivered_job):
     with time_machine.travel(later):
         (again,) = lifecycle.poll(space, limit=1, worker_id="w-2", actor=SYSTEM)
     assert again.id == delivered_job.id
-    assert again.lease_id != delivered_job.lease_id and again.worker_id == "w-2"
+    assert again.lease_id != delivered_job.lease_id
+    assert again.worker_id == "w-2"
 
 
 def test_retry_backoff_is_capped_and_jittered(org):
