@@ -118,3 +118,15 @@ def test_two_sweepers_at_once_move_each_job_once():
     assert Job.objects.filter(space=space, status=Status.PENDING).count() == 300
     requeues = JobEvent.objects.filter(space=space, type="job.pending").count()
     assert requeues == 300
+
+
+def test_sweep_command_reports_what_it_moved(space, delivered_job):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    later = timezone.now() + timedelta(seconds=space.delivery_timeout_seconds + 1)
+    with time_machine.travel(later):
+        call_command("sweep", stdout=out)
+    assert '"delivery_timeout": 1' in out.getvalue()
