@@ -68,6 +68,7 @@ def test_poll_delivers_with_a_fresh_lease_and_the_delivery_deadline(api, space, 
     assert (body["lease_id"], body["worker_id"]) == (str(job.lease_id), "w-9")
     deadline = now + timedelta(seconds=space.delivery_timeout_seconds)
     assert parse_datetime(body["lease_expires_at"]) == job.lease_expires_at == deadline
+    assert body["lease_expires_at"].endswith("Z")
     assert job.attempts == 0
     assert types_of(job.pk) == ["job.created", "job.delivered"]
 
@@ -117,7 +118,11 @@ def test_progress_is_stored_with_sub_progress_and_recorded(api, running_job):
     )
     job = Job.objects.get(pk=running_job.pk)
     assert body["job"]["progress"] == {"percent": 40, "message": "resizing", "sub_progress": stages}
-    assert (job.progress_percent, job.progress_message, job.sub_progress) == (40, "resizing", stages)
+    assert (job.progress_percent, job.progress_message, job.sub_progress) == (
+        40,
+        "resizing",
+        stages,
+    )
     event = JobEvent.objects.filter(job=job).latest("id")
     assert event.type == "job.progress"
     assert event.data == {"percent": 40, "message": "resizing", "sub_progress": stages}
@@ -125,7 +130,9 @@ def test_progress_is_stored_with_sub_progress_and_recorded(api, running_job):
 
 def test_checkpoint_is_stored_and_handed_to_the_next_attempt(api, space, running_job):
     lease = str(running_job.lease_id)
-    body = ok(api.worker.post(url(running_job, "checkpoint"), {"lease_id": lease, "data": {"p": 7}}))
+    body = ok(
+        api.worker.post(url(running_job, "checkpoint"), {"lease_id": lease, "data": {"p": 7}})
+    )
     assert body["job"]["checkpoint"] == Job.objects.get(pk=running_job.pk).checkpoint == {"p": 7}
     assert types_of(running_job.pk)[-1] == "job.checkpoint"
     ok(api.worker.post(url(running_job, "fail"), {"lease_id": lease, "error": "crash"}))
@@ -143,19 +150,28 @@ def test_custom_event_answers_the_recorded_event(api, running_job):
     event = JobEvent.objects.get(pk=body["event"]["seq"])
     assert body["success"] is True
     assert (event.job_id, event.type) == (running_job.id, "job.event")
-    assert (body["event"]["job_id"], body["event"]["event_type"]) == (str(running_job.id), "job.event")
+    assert (body["event"]["job_id"], body["event"]["event_type"]) == (
+        str(running_job.id),
+        "job.event",
+    )
     assert body["event"]["details"] == event.data == {"type": "page.done", "data": {"page": 3}}
 
 
 @pytest.mark.parametrize(
     ("route", "extra", "window"),
-    [("keepalive", {}, None), ("heartbeat", {}, None), ("heartbeat", {"lease_duration_secs": 90}, 90)],
+    [
+        ("keepalive", {}, None),
+        ("heartbeat", {}, None),
+        ("heartbeat", {"lease_duration_secs": 900}, 900),
+    ],
 )
 def test_keepalive_and_heartbeat_restart_the_timeout_window(api, running_job, route, extra, window):
     later = frozen_later(60)
     with time_machine.travel(later, tick=False):
         body = ok(
-            api.worker.post(url(running_job, route), {"lease_id": str(running_job.lease_id), **extra})
+            api.worker.post(
+                url(running_job, route), {"lease_id": str(running_job.lease_id), **extra}
+            )
         )
     job = Job.objects.get(pk=running_job.pk)
     assert job.lease_expires_at == later + timedelta(seconds=window or job.timeout_seconds)
@@ -185,7 +201,12 @@ def test_fail_with_retries_left_requeues_the_job(api, running_job):
     job = Job.objects.get(pk=running_job.pk)
     assert body["job"]["status"] == job.status == "pending"  # the space's backoff is 0
     assert (body["job"]["retry_count"], body["job"]["last_error"]) == (1, "smtp down")
-    assert (job.retry_count, job.last_error, job.lease_id, job.worker_id) == (1, "smtp down", None, "")
+    assert (job.retry_count, job.last_error, job.lease_id, job.worker_id) == (
+        1,
+        "smtp down",
+        None,
+        "",
+    )
     failed, retrying = JobEvent.objects.filter(job=job).order_by("-id")[:2][::-1]
     assert (failed.type, retrying.type) == ("job.failed", "job.retrying")
     assert (failed.data["error"], failed.data["will_retry"]) == ("smtp down", True)
@@ -209,15 +230,30 @@ def test_failed_job_waits_out_its_backoff_as_scheduled(org, make_client):
     assert (again["id"], again["status"], again["retry_count"]) == (str(job.id), "delivered", 1)
 
 
-def test_fail_with_no_retries_left_is_dead(api, space):
-    job = create_job(space, max_retries=0)
-    (polled,) = poll(api.worker, space)
-    ok(api.worker.post(url(job, "ack"), {"lease_id": polled["lease_id"]}))
-    body = ok(api.worker.post(url(job, "fail"), {"lease_id": polled["lease_id"], "error": "bad"}))
-    row = Job.objects.get(pk=job.pk)
-    assert body["job"]["status"] == row.status == "dead"
-    assert (row.retry_count, row.last_error) == (0, "bad")
-    assert types_of(job.pk)[-2:] == ["job.failed", "job.dead"]
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_fail_retries_max_retries_times_then_the_job_is_dead(api, space, max_retries):
+    job = create_job(space, max_retries=max_retries)
+    for attempt in range(1, max_retries + 2):
+        (polled,) = poll(api.worker, space)
+        ok(api.worker.post(url(job, "ack"), {"lease_id": polled["lease_id"]}))
+        r = api.worker.post(
+            url(job, "fail"), {"lease_id": polled["lease_id"], "error": f"e{attempt}"}
+        )
+        row = Job.objects.get(pk=job.pk)
+        last = attempt == max_retries + 1
+        assert ok(r)["job"]["status"] == row.status == ("dead" if last else "pending")
+        assert (row.attempts, row.last_error) == (attempt, f"e{attempt}")
+        assert types_of(job.pk)[-2:] == ["job.failed", "job.dead" if last else "job.retrying"]
+    assert row.retry_count == max_retries
+    assert poll(api.worker, space) == []
+
+
+def test_claim_by_id_takes_a_scheduled_job_once_due(api, space):
+    due = frozen_later(600)
+    job = create_job(space, scheduled_for=due)
+    with time_machine.travel(due + timedelta(seconds=1), tick=False):
+        body = ok(api.worker.post(url(job, "claim"), {"worker_id": "w-2"}))
+    assert body["job"]["status"] == Job.objects.get(pk=job.pk).status == "delivered"
 
 
 def test_fail_without_retry_is_dead_at_once(api, running_job):
@@ -318,19 +354,31 @@ def test_spooled_claim_runs_the_job_at_once(api, pending_job):
 def test_history_lists_the_jobs_events_in_order_and_pages(api, space, running_job):
     lease = str(running_job.lease_id)
     create_job(space, "other")
-    ok(api.worker.post(url(running_job, "progress"), {"lease_id": lease, "percent": 50, "message": "m"}))
+    ok(
+        api.worker.post(
+            url(running_job, "progress"), {"lease_id": lease, "percent": 50, "message": "m"}
+        )
+    )
     ok(api.worker.post(url(running_job, "complete"), {"lease_id": lease}))
     body = ok(api.producer.get(url(running_job, "events")))
     kinds = ["job.created", "job.delivered", "job.started", "job.progress", "job.completed"]
     assert [e["event_type"] for e in body] == kinds
     assert {e["job_id"] for e in body} == {str(running_job.id)}
-    assert set(body[0]) >= {"id", "job_id", "seq", "event_type", "details", "worker_id", "created_at"}
+    assert set(body[0]) >= {
+        "id",
+        "job_id",
+        "seq",
+        "event_type",
+        "details",
+        "worker_id",
+        "created_at",
+    }
     seqs = [e["seq"] for e in body]
     assert seqs == sorted(set(seqs))
     first = api.producer.get(url(running_job, "events"), {"limit": 2})
     assert ([e["seq"] for e in first.json()], first["X-Has-More"]) == (seqs[:2], "true")
-    last = api.producer.get(url(running_job, "events"), {"limit": 2, "offset": 4})
-    assert ([e["seq"] for e in last.json()], last["X-Has-More"]) == (seqs[4:], "false")
+    last = api.producer.get(url(running_job, "events"), {"limit": 2, "offset": 3})
+    assert ([e["seq"] for e in last.json()], last["X-Has-More"]) == (seqs[3:], "false")
     desc = ok(api.producer.get(url(running_job, "history"), {"order_dir": "desc"}))
     assert [e["seq"] for e in desc] == seqs[::-1]
     assert ok(api.producer.get(url(running_job, "history"))) == body

@@ -42,7 +42,13 @@ def conflict(response, code: str) -> dict:
 
 def snapshot(job: Job) -> tuple:
     row = Job.objects.get(pk=job.pk)
-    return row.status, row.lease_id, row.result, row.attempts, JobEvent.objects.filter(job=job).count()
+    return (
+        row.status,
+        row.lease_id,
+        row.result,
+        row.attempts,
+        JobEvent.objects.filter(job=job).count(),
+    )
 
 
 @pytest.fixture

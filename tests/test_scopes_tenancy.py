@@ -106,9 +106,7 @@ def test_a_token_without_the_scope_gets_403(make_client, pending_job, route):
     assert (snapshot(pending_job), Job.objects.count()) == (before, jobs)
 
 
-@pytest.mark.parametrize(
-    "route", [r for r in ROUTES if r[:2] != ("GET", JOB)], ids=route_id
-)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r[:2] != ("GET", JOB)], ids=route_id)
 def test_read_progress_token_is_refused_everywhere_else(make_client, pending_job, route):
     method, path, _, body = route
     client = make_client(scopes.READ_PROGRESS)
@@ -118,7 +116,11 @@ def test_read_progress_token_is_refused_everywhere_else(make_client, pending_job
 
 def test_read_progress_token_sees_only_id_status_and_progress(make_client, running_job):
     job = lifecycle.progress(
-        running_job, percent=40, message="half-way", actor=SYSTEM, lease_id=str(running_job.lease_id)
+        running_job,
+        percent=40,
+        message="half-way",
+        actor=SYSTEM,
+        lease_id=str(running_job.lease_id),
     )
     r = make_client(scopes.READ_PROGRESS).get(f"/api/v1/jobs/{job.id}")
     assert r.status_code == 200, r.content
@@ -181,7 +183,9 @@ FOREIGN_CALLS = [
     FOREIGN_CALLS,
     ids=[f"{m} {s or '/'} ({st})" for m, s, st, _ in FOREIGN_CALLS],
 )
-def test_another_spaces_job_is_not_found_and_untouched(api, other_space, method, suffix, state, body):
+def test_another_spaces_job_is_not_found_and_untouched(
+    api, other_space, method, suffix, state, body
+):
     job = foreign_job(other_space, state)
     before = snapshot(job)
     r = call(api.admin, method, f"/api/v1/jobs/{job.id}{suffix}", body(job))
@@ -311,9 +315,7 @@ def test_tokens_are_stored_hashed_and_record_last_use(space):
 # --- Throttling ----------------------------------------------------------------------
 
 # Mid-minute, so the fixed window cannot roll over between the requests.
-MID_MINUTE = dt.datetime.fromtimestamp(
-    (time.time() // 60 + 1) * 60 + 20, tz=dt.UTC
-)
+MID_MINUTE = dt.datetime.fromtimestamp((time.time() // 60 + 1) * 60 + 20, tz=dt.UTC)
 
 
 @override_settings(EMITRUN_TOKEN_RATE="3/min")

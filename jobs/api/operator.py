@@ -1,6 +1,7 @@
 """Operator routes: kill, retry, priority, the dead-letter queue, stats."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -43,7 +44,17 @@ class RetryView(SpaceAPIView):
 class PriorityView(SpaceAPIView):
     required_scopes = [scopes.MANAGE]
 
-    @extend_schema(request=PriorityInput)
+    @extend_schema(
+        request=PriorityInput,
+        responses=inline_serializer(
+            "PriorityOut",
+            {
+                "job_id": serializers.UUIDField(),
+                "old_priority": serializers.IntegerField(),
+                "new_priority": serializers.IntegerField(),
+            },
+        ),
+    )
     def put(self, request: Request, job_id: str) -> Response:
         job = self.job(request, job_id)
         priority = self.valid(PriorityInput, request.data).validated_data["priority"]
@@ -68,7 +79,17 @@ class DlqListView(SpaceAPIView):
 class DlqRetryView(SpaceAPIView):
     required_scopes = [scopes.MANAGE]
 
-    @extend_schema(request=DlqRetryInput)
+    @extend_schema(
+        request=DlqRetryInput,
+        responses=inline_serializer(
+            "DlqRetryOut",
+            {
+                "retried_count": serializers.IntegerField(),
+                "retried_jobs": serializers.ListField(child=serializers.UUIDField()),
+                "skipped_jobs": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+    )
     def post(self, request: Request) -> Response:
         space = self.space(request)
         v = self.valid(DlqRetryInput, request.data).validated_data
@@ -96,7 +117,10 @@ class DlqPurgeView(SpaceAPIView):
 
     required_scopes = [scopes.MANAGE]
 
-    @extend_schema(request=DlqPurgeInput)
+    @extend_schema(
+        request=DlqPurgeInput,
+        responses=inline_serializer("DlqPurgeOut", {"purged_count": serializers.IntegerField()}),
+    )
     def post(self, request: Request) -> Response:
         space = self.space(request)
         v = self.valid(DlqPurgeInput, request.data).validated_data
@@ -111,5 +135,23 @@ class StatsView(SpaceAPIView):
 
     required_scopes = [scopes.READ]
 
+    @extend_schema(
+        responses=inline_serializer(
+            "JobStatsOut",
+            {
+                name: serializers.IntegerField()
+                for name in (
+                    "pending",
+                    "scheduled",
+                    "processing",
+                    "completed",
+                    "failed",
+                    "deadletter",
+                    "cancelled",
+                    "total",
+                )
+            },
+        )
+    )
     def get(self, request: Request) -> Response:
         return Response(queries.stats(self.space(request)))

@@ -171,7 +171,21 @@ class JobStatusBatchView(SpaceAPIView):
 
     required_scopes = [scopes.READ]
 
-    @extend_schema(parameters=[StatusQuery])
+    @extend_schema(
+        parameters=[StatusQuery],
+        responses=inline_serializer(
+            "BatchStatusOut",
+            {
+                "id": serializers.UUIDField(),
+                "status": serializers.CharField(),
+                "queue_name": serializers.CharField(),
+                "retry_count": serializers.IntegerField(),
+                "created_at": serializers.DateTimeField(),
+                "completed_at": serializers.DateTimeField(allow_null=True),
+            },
+            many=True,
+        ),
+    )
     def get(self, request: Request) -> Response:
         space = self.space(request)
         ids = self.valid(StatusQuery, request.query_params).validated_data["ids"]

@@ -1,6 +1,6 @@
 """Queue routes: pause and resume (the rest of the queue API follows the Spooled contract)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +27,18 @@ class QueuePauseView(SpaceAPIView):
 
     required_scopes = [scopes.MANAGE]
 
-    @extend_schema(request=PauseInput)
+    @extend_schema(
+        request=PauseInput,
+        responses=inline_serializer(
+            "PauseOut",
+            {
+                "queue_name": serializers.CharField(),
+                "paused": serializers.BooleanField(),
+                "paused_at": serializers.DateTimeField(),
+                "reason": serializers.CharField(allow_null=True),
+            },
+        ),
+    )
     def post(self, request: Request, name: str) -> Response:
         reason = self.valid(PauseInput, request.data).validated_data["reason"]
         queue = queues.pause(self.space(request), _name(name), reason=reason)
@@ -45,7 +56,17 @@ class QueuePauseView(SpaceAPIView):
 class QueueResumeView(SpaceAPIView):
     required_scopes = [scopes.MANAGE]
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "ResumeOut",
+            {
+                "queue_name": serializers.CharField(),
+                "resumed": serializers.BooleanField(),
+                "paused_duration_secs": serializers.IntegerField(),
+            },
+        ),
+    )
     def post(self, request: Request, name: str) -> Response:
         queue, paused_for = queues.resume(self.space(request), _name(name))
         return Response(

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.api.fields import (
@@ -346,7 +347,8 @@ class JobOut(serializers.Serializer):
     def get_organization_id(self, job: Job) -> str:
         return str(job.space.organization_id)
 
-    def get_progress(self, job: Job) -> ProgressOut | None:
+    @extend_schema_field(ProgressOut(allow_null=True))
+    def get_progress(self, job: Job) -> dict | None:
         return progress_of(job)
 
     def get_last_error(self, job: Job) -> str | None:
@@ -393,7 +395,8 @@ class JobSummaryOut(serializers.Serializer):
     def get_last_error(self, job: Job) -> str | None:
         return _blank_to_none(job.last_error)
 
-    def get_progress(self, job: Job) -> ProgressOut | None:
+    @extend_schema_field(ProgressOut(allow_null=True))
+    def get_progress(self, job: Job) -> dict | None:
         return progress_of(job)
 
     def get_worker_id(self, job: Job) -> str | None:
@@ -407,7 +410,8 @@ class JobProgressOut(serializers.Serializer):
     status = serializers.CharField()
     progress = serializers.SerializerMethodField()
 
-    def get_progress(self, job: Job) -> ProgressOut | None:
+    @extend_schema_field(ProgressOut(allow_null=True))
+    def get_progress(self, job: Job) -> dict | None:
         return progress_of(job)
 
 

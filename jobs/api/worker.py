@@ -97,7 +97,7 @@ class ClaimOneView(SpaceAPIView):
 
     required_scopes = [scopes.POLL]
 
-    @extend_schema(request=ClaimOneInput, responses=JobOut)
+    @extend_schema(request=ClaimOneInput, responses=JobOut, operation_id="v1_jobs_claim_one")
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job(request, job_id)
         inp = self.valid(ClaimOneInput, request.data).validated_data
