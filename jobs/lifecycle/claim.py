@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from emitrun.errors import InvalidState
 from jobs.lifecycle.core import SWEEPER, Actor, apply, iso, lease_deadline, lock, record_many
-from jobs.lifecycle.sweep import settle
+from jobs.lifecycle.sweep import requeue_undelivered, settle
 from jobs.models import Job, Queue, Status
 from spaces.models import Space
 
@@ -61,12 +61,13 @@ def claim_running(
 
 @transaction.atomic
 def claim_one(job: Job, *, worker_id: str = "", actor: Actor) -> Job:
-    """pending (or a due scheduled job) -> delivered, for a worker woken about this job.
-
-    Raises InvalidState when it is no longer waiting (someone else got it).
+    """pending (or a due scheduled job, or an expired delivery) -> delivered, for a worker
+    woken about this job. Raises InvalidState when someone else has it.
     """
     now = timezone.now()
     job = lock(job)
+    if job.status == Status.DELIVERED and job.lease_expires_at and job.lease_expires_at <= now:
+        requeue_undelivered(job, now=now)
     due = job.status == Status.SCHEDULED and job.run_at <= now
     if job.status != Status.PENDING and not due:
         raise InvalidState(f"Job is {job.status}; it is no longer waiting to be claimed")

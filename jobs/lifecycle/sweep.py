@@ -86,7 +86,7 @@ def _expire_leases(now: datetime, space: Space | None, actor: Actor, batch: int)
     counts = {"delivery_timeout": 0, "execution_timeout": 0}
     for job in _locked(qs, batch, "lease_expires_at"):
         if job.status == Status.DELIVERED:
-            _requeue_undelivered(job, now, actor)
+            requeue_undelivered(job, now=now, actor=actor)
             counts["delivery_timeout"] += 1
         else:
             fail_attempt(job, error="timeout", now=now, actor=actor, reason="timeout")
@@ -94,7 +94,7 @@ def _expire_leases(now: datetime, space: Space | None, actor: Actor, batch: int)
     return counts
 
 
-def _requeue_undelivered(job: Job, now: datetime, actor: Actor) -> None:
+def requeue_undelivered(job: Job, *, now: datetime, actor: Actor = SWEEPER) -> None:
     """delivered -> pending: the worker never acked. The attempt does not count."""
     worker, deadline = job.worker_id, job.lease_expires_at
     apply(
