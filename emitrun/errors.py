@@ -122,7 +122,12 @@ def _summary(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every error leaves as the flat body of API.md."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="api"'} if isinstance(exc, Unauthenticated) else None
+        )
+        return Response(
+            error_body(exc.code, exc.message, exc.details), status=exc.http_status, headers=headers
+        )
     if isinstance(exc, Http404):
         return Response(error_body("NOT_FOUND", "Not found"), status=404)
     if isinstance(exc, RequestDataTooBig):

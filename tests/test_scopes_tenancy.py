@@ -279,6 +279,13 @@ def test_a_missing_header_asks_for_a_bearer_token(client, db):
     assert r.headers["WWW-Authenticate"].lower().startswith("bearer")
 
 
+@pytest.mark.parametrize("header", ["Token x", "Bearer emr_" + "A" * 43])
+def test_a_refused_token_is_told_to_use_bearer(client, db, header):
+    r = client.get("/api/v1/jobs", HTTP_AUTHORIZATION=header)
+    assert_401(r)
+    assert r.headers.get("WWW-Authenticate", "").lower().startswith("bearer")
+
+
 @pytest.mark.parametrize(
     "header",
     ["Token x", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a b", "bearer"],

@@ -63,6 +63,7 @@ def assert_invalid(r, field: str | None = None) -> None:
         ({"name": "a", "callback_headers": {"X:Y": "v"}}, "callback_headers"),
         ({"name": "a", "callback_headers": {"X-N": 5}}, "callback_headers"),
         ({"name": "a", "queue_name": "b"}, "queue_name"),
+        ({"name": "a", "queueName": "b"}, "queue_name"),
     ],
 )
 def test_create_refuses_bad_fields(api, unchanged, body, field):

@@ -82,16 +82,26 @@ def check_size(field: str, value: Any) -> int:
 
 
 def snake_keys(data: Any, aliases: dict[str, str]) -> Any:
-    """camelCase keys to snake_case, then documented aliases to our names."""
+    """camelCase keys to snake_case, then documented aliases to our names.
+
+    Two spellings of one field must agree (`name` and `queueName`, say): a conflict is a
+    400 naming the second spelling, never a silent choice.
+    """
     if not isinstance(data, dict):
         return data
     out: dict[str, Any] = {}
+    first: dict[str, str] = {}
     for key, value in data.items():
-        snake = _CAMEL.sub("_", key).lower() if isinstance(key, str) else key
-        snake = aliases.get(snake, snake)
-        if snake in out and snake != key:
-            continue  # the snake_case spelling wins over its camelCase twin
+        spelled = _CAMEL.sub("_", key).lower() if isinstance(key, str) else key
+        snake = aliases.get(spelled, spelled)
+        if snake in out:
+            if out[snake] != value:
+                raise serializers.ValidationError(
+                    {spelled: [f"conflicts with {first[snake]}; give one of them"]}
+                )
+            continue
         out[snake] = value
+        first[snake] = key
     return out
 
 

@@ -74,14 +74,15 @@ class JobBulkView(SpaceAPIView):
         items = batch.validated_data["jobs"]
         specs, indexes, failed = [], [], []
         for index, item in enumerate(items):
-            error = None
-            serializer = CreateJobInput(data=batch.item_data(item))
             try:
+                serializer = CreateJobInput(data=batch.item_data(item))
                 if serializer.is_valid():
                     specs.append(serializer.spec())
                     indexes.append(index)
                     continue
                 error = _flatten(serializer.errors)
+            except serializers.ValidationError as exc:  # two spellings that disagree
+                error = _flatten(exc.detail)
             except DomainError as exc:  # an oversized payload
                 error = exc.message
             failed.append({"index": index, "error": error})

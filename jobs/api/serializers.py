@@ -45,18 +45,6 @@ class CreateJobInput(Input):
     callback_headers = serializers.JSONField(required=False, allow_null=True)
     callback_secret = StrictCharField(max_length=255, required=False, allow_blank=True)
 
-    def to_internal_value(self, data: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and "name" in data
-            and "queue_name" in data
-            and data["name"] != data["queue_name"]
-        ):
-            raise serializers.ValidationError(
-                {"queue_name": ["differs from name; give one of them"]}
-            )
-        return super().to_internal_value(data)
-
     def validate_tags(self, value: Any) -> Any:
         if value is None:
             return None
