@@ -17,14 +17,20 @@ def unique_slug(model: type, base: str, *, max_length: int = 60, **scope: object
     return slug
 
 
+def clean_name(name: str, *, field: str = "name") -> str:
+    """A display name: trimmed, 1-100 characters."""
+    name = str(name).strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(f"{field} must be 1-100 characters", {field: ["1-100 characters"]})
+    return name
+
+
 @transaction.atomic
 def create_organization(
     *, name: str, owner: User | None = None, slug: str | None = None
 ) -> Organization:
     """Makes an organization; `owner`, if given, becomes its owner member."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 characters"]})
+    name = clean_name(name)
     if slug is not None:
         if slugify(slug) != slug or not slug:
             raise ValidationFailed(

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from emitrun.errors import ValidationFailed
-from orgs.actions import unique_slug
+from orgs.actions import clean_name, unique_slug
 from orgs.models import Organization, User
 from spaces import scopes as scope_names
 from spaces import tokens
@@ -43,9 +43,7 @@ def create_space(
     *, organization: Organization, name: str, slug: str | None = None, **knobs: float | int | None
 ) -> Space:
     """Makes a space (and its empty settings). Knobs: see _KNOBS."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 characters"]})
+    name = clean_name(name)
     clean = _check_knobs(knobs)
     if slug is None:
         slug = unique_slug(Space, name, organization=organization)
@@ -62,10 +60,7 @@ def update_space(space: Space, **changes: float | int | str | None) -> Space:
     name = changes.pop("name", None)
     clean = _check_knobs(changes)
     if name is not None:
-        name = str(name).strip()
-        if not name or len(name) > 100:
-            raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 chars"]})
-        clean["name"] = name
+        clean["name"] = clean_name(name)
     for field, value in clean.items():
         setattr(space, field, value)
     space.save(update_fields=list(clean))
@@ -81,9 +76,7 @@ def issue_token(
     expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Makes a token; returns it with its secret, which is never stored or shown again."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("name must be 1-100 characters", {"name": ["1-100 characters"]})
+    name = clean_name(name)
     try:
         expanded = scope_names.expand(scopes)
     except ValueError as exc:

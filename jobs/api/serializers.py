@@ -277,8 +277,14 @@ class StatusQuery(serializers.Serializer):
 # --- Answers -------------------------------------------------------------------------
 
 
-def _blank_to_none(value: str) -> str | None:
-    return value or None
+class NullableText(serializers.CharField):
+    """A text column whose empty value is answered as null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
 
 
 class ProgressOut(serializers.Serializer):
@@ -297,12 +303,23 @@ def progress_of(job: Job) -> dict | None:
     }
 
 
+@extend_schema_field(ProgressOut(allow_null=True))
+class ProgressField(serializers.Field):
+    """`{percent, message, sub_progress}` once the worker reported any, else null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, job: Job) -> dict | None:
+        return progress_of(job)
+
+
 class JobOut(serializers.Serializer):
     """The job object of API.md (both vocabularies' field names)."""
 
     id = serializers.UUIDField()
     space_id = serializers.UUIDField()
-    organization_id = serializers.SerializerMethodField()
+    organization_id = serializers.UUIDField(source="space.organization_id")
     name = serializers.CharField()
     queue_name = serializers.CharField(source="name")
     status = serializers.CharField()
@@ -318,39 +335,19 @@ class JobOut(serializers.Serializer):
     timeout_seconds = serializers.IntegerField()
     scheduled_for = serializers.DateTimeField()
     scheduled_at = serializers.DateTimeField(source="scheduled_for")
-    progress = serializers.SerializerMethodField()
-    last_error = serializers.SerializerMethodField()
-    worker_id = serializers.SerializerMethodField()
-    assigned_worker_id = serializers.SerializerMethodField()
+    progress = ProgressField()
+    last_error = NullableText()
+    worker_id = NullableText()
+    assigned_worker_id = NullableText(source="worker_id")
     lease_id = serializers.UUIDField()
     lease_expires_at = serializers.DateTimeField()
-    callback_url = serializers.SerializerMethodField()
-    completion_webhook = serializers.SerializerMethodField()
+    callback_url = NullableText()
+    completion_webhook = NullableText(source="callback_url")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField()
-
-    def get_organization_id(self, job: Job) -> str:
-        return str(job.space.organization_id)
-
-    @extend_schema_field(ProgressOut(allow_null=True))
-    def get_progress(self, job: Job) -> dict | None:
-        return progress_of(job)
-
-    def get_last_error(self, job: Job) -> str | None:
-        return _blank_to_none(job.last_error)
-
-    def get_worker_id(self, job: Job) -> str | None:
-        return _blank_to_none(job.worker_id)
-
-    get_assigned_worker_id = get_worker_id
-
-    def get_callback_url(self, job: Job) -> str | None:
-        return _blank_to_none(job.callback_url)
-
-    get_completion_webhook = get_callback_url
 
 
 class JobSummaryOut(serializers.Serializer):
@@ -366,9 +363,9 @@ class JobSummaryOut(serializers.Serializer):
     retry_count = serializers.IntegerField()
     max_retries = serializers.IntegerField()
     job_type = serializers.SerializerMethodField()
-    last_error = serializers.SerializerMethodField()
-    progress = serializers.SerializerMethodField()
-    worker_id = serializers.SerializerMethodField()
+    last_error = NullableText()
+    progress = ProgressField()
+    worker_id = NullableText()
     scheduled_at = serializers.DateTimeField(source="scheduled_for")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -380,27 +377,13 @@ class JobSummaryOut(serializers.Serializer):
         value = payload.get("job_type") if isinstance(payload, dict) else None
         return value if isinstance(value, str) else ""
 
-    def get_last_error(self, job: Job) -> str | None:
-        return _blank_to_none(job.last_error)
-
-    @extend_schema_field(ProgressOut(allow_null=True))
-    def get_progress(self, job: Job) -> dict | None:
-        return progress_of(job)
-
-    def get_worker_id(self, job: Job) -> str | None:
-        return _blank_to_none(job.worker_id)
-
 
 class JobProgressOut(serializers.Serializer):
     """What a jobs:read:progress token may see of a job."""
 
     id = serializers.UUIDField()
     status = serializers.CharField()
-    progress = serializers.SerializerMethodField()
-
-    @extend_schema_field(ProgressOut(allow_null=True))
-    def get_progress(self, job: Job) -> dict | None:
-        return progress_of(job)
+    progress = ProgressField()
 
 
 class EventOut(serializers.Serializer):
@@ -410,15 +393,12 @@ class EventOut(serializers.Serializer):
     event_type = serializers.CharField(source="type")
     status = serializers.CharField()
     details = serializers.JSONField(source="data")
-    worker_id = serializers.SerializerMethodField()
+    worker_id = NullableText()
     actor = serializers.CharField()
     created_at = serializers.DateTimeField(source="at")
 
     def get_id(self, event: Any) -> str:
         return str(event.pk)
-
-    def get_worker_id(self, event: Any) -> str | None:
-        return _blank_to_none(event.worker_id)
 
 
 AckInput = LeaseInput

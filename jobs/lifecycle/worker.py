@@ -3,6 +3,7 @@ keepalive, complete, fail. Each call may name its lease (lease_id, else worker_i
 a caller whose lease expired or moved on gets LeaseExpired, after a kill JobKilled.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -23,21 +24,36 @@ from jobs.models import Job, JobEvent, Status
 _RUNNING = {Status.RUNNING}
 
 
+def _hold(
+    job: Job, action: str, lease: dict[str, str | None], allowed: set[str] = _RUNNING
+) -> tuple[Job, datetime]:
+    """The job, locked, once the caller is shown to hold it; and the time of the call."""
+    now = timezone.now()
+    job = lock(job)
+    check_holder(job, allowed=allowed, action=action, now=now, **lease)
+    return job, now
+
+
+def _touch(job: Job, now: datetime, changes: dict[str, Any] | None = None) -> None:
+    """running -> running with `changes`; the execution timeout window starts again."""
+    apply(
+        job,
+        {
+            **(changes or {}),
+            "updated_at": now,
+            "lease_expires_at": lease_deadline(now, job.timeout_seconds),
+        },
+        expect=Status.RUNNING,
+    )
+
+
 @transaction.atomic
 def ack(
     job: Job, *, actor: Actor, lease_id: str | None = None, worker_id: str | None = None
 ) -> Job:
     """delivered -> running. The attempt counts from here; the execution timeout starts."""
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job,
-        allowed={Status.DELIVERED},
-        action="ack",
-        now=now,
-        lease_id=lease_id,
-        worker_id=worker_id,
-    )
+    lease = {"lease_id": lease_id, "worker_id": worker_id}
+    job, now = _hold(job, "ack", lease, allowed={Status.DELIVERED})
     apply(
         job,
         {
@@ -72,26 +88,11 @@ def progress(
     worker_id: str | None = None,
 ) -> Job:
     """running -> running with new progress; resets the execution timeout."""
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
+    job, now = _hold(job, "report progress", {"lease_id": lease_id, "worker_id": worker_id})
+    _touch(
         job,
-        allowed=_RUNNING,
-        action="report progress",
-        now=now,
-        lease_id=lease_id,
-        worker_id=worker_id,
-    )
-    apply(
-        job,
-        {
-            "progress_percent": percent,
-            "progress_message": message,
-            "sub_progress": sub_progress,
-            "updated_at": now,
-            "lease_expires_at": lease_deadline(now, job.timeout_seconds),
-        },
-        expect=Status.RUNNING,
+        now,
+        {"progress_percent": percent, "progress_message": message, "sub_progress": sub_progress},
     )
     data: dict[str, Any] = {"percent": percent, "message": message}
     if sub_progress is not None:
@@ -111,20 +112,8 @@ def checkpoint(
     worker_id: str | None = None,
 ) -> Job:
     """running -> running, storing `data` for the next attempt; resets the timeout."""
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job, allowed=_RUNNING, action="checkpoint", now=now, lease_id=lease_id, worker_id=worker_id
-    )
-    apply(
-        job,
-        {
-            "checkpoint": data,
-            "updated_at": now,
-            "lease_expires_at": lease_deadline(now, job.timeout_seconds),
-        },
-        expect=Status.RUNNING,
-    )
+    job, now = _hold(job, "checkpoint", {"lease_id": lease_id, "worker_id": worker_id})
+    _touch(job, now, {"checkpoint": data})
     record(job, "job.checkpoint", actor=actor, now=now, data={"bytes": size})
     return job
 
@@ -140,21 +129,8 @@ def add_event(
     worker_id: str | None = None,
 ) -> JobEvent:
     """A custom event on a running job (its history and streams); resets the timeout."""
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job,
-        allowed=_RUNNING,
-        action="publish events",
-        now=now,
-        lease_id=lease_id,
-        worker_id=worker_id,
-    )
-    apply(
-        job,
-        {"updated_at": now, "lease_expires_at": lease_deadline(now, job.timeout_seconds)},
-        expect=Status.RUNNING,
-    )
+    job, now = _hold(job, "publish events", {"lease_id": lease_id, "worker_id": worker_id})
+    _touch(job, now)
     return record(job, "job.event", actor=actor, now=now, data={"type": type_, "data": data})
 
 
@@ -170,11 +146,7 @@ def keepalive(
     """running -> running: the timeout window starts again (lease_seconds, else the job's
     timeout_seconds).
     """
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job, allowed=_RUNNING, action="keep alive", now=now, lease_id=lease_id, worker_id=worker_id
-    )
+    job, now = _hold(job, "keep alive", {"lease_id": lease_id, "worker_id": worker_id})
     deadline = lease_deadline(now, lease_seconds or job.timeout_seconds)
     apply(job, {"lease_expires_at": deadline, "updated_at": now}, expect=Status.RUNNING)
     record(job, "job.keepalive", actor=actor, now=now, data={"lease_expires_at": iso(deadline)})
@@ -191,11 +163,7 @@ def complete(
     worker_id: str | None = None,
 ) -> Job:
     """running -> completed. A replay answers InvalidState "Job is already completed"."""
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job, allowed=_RUNNING, action="complete", now=now, lease_id=lease_id, worker_id=worker_id
-    )
+    job, now = _hold(job, "complete", {"lease_id": lease_id, "worker_id": worker_id})
     apply(
         job,
         {
@@ -226,9 +194,5 @@ def fail(
 
     retry=False sends the job to dead at once.
     """
-    now = timezone.now()
-    job = lock(job)
-    check_holder(
-        job, allowed=_RUNNING, action="fail", now=now, lease_id=lease_id, worker_id=worker_id
-    )
+    job, now = _hold(job, "fail", {"lease_id": lease_id, "worker_id": worker_id})
     return fail_attempt(job, error=error, now=now, actor=actor, retry=retry)
