@@ -9,7 +9,6 @@ second, which bounds how late a cross-process wake can be.
 
 import logging
 import threading
-import time
 from uuid import UUID
 
 from django.conf import settings
@@ -22,6 +21,7 @@ _lock = threading.Lock()
 _conditions: dict[str, threading.Condition] = {}
 _versions: dict[str, int] = {}
 _listener: threading.Thread | None = None
+_stop = threading.Event()
 
 
 def _condition(key: str) -> threading.Condition:
@@ -75,33 +75,59 @@ def _ensure_listener() -> None:
         return
     with _lock:
         if _listener is None or not _listener.is_alive():
+            _stop.clear()
             _listener = threading.Thread(target=_listen_forever, name="emitrun-wakeup", daemon=True)
             _listener.start()
+
+
+def stop(timeout: float = 5.0) -> None:
+    """Ends this process's listener and closes its connection (shutdown, end of tests)."""
+    global _listener
+    _stop.set()
+    if _listener is None:
+        return
+    import psycopg
+
+    try:  # wakes the listener at once, wherever it waits
+        with psycopg.connect(autocommit=True, **_connect_params()) as conn:
+            conn.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+    except psycopg.Error:
+        log.warning("could not wake the listener to stop it", exc_info=True)
+    _listener.join(timeout)
+    _listener = None
+
+
+def _connect_params() -> dict[str, object]:
+    db = connection.settings_dict  # the test database's name in tests
+    params = {
+        "dbname": db["NAME"],
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+        "host": db.get("HOST"),
+        "port": db.get("PORT"),
+        "connect_timeout": 5,
+    }
+    return {key: value for key, value in params.items() if value}
 
 
 def _listen_forever() -> None:
     import psycopg
 
-    db = settings.DATABASES["default"]
-    params = {
-        "dbname": db["NAME"],
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "connect_timeout": 5,
-    }
-    if connection.settings_dict.get("NAME"):
-        params["dbname"] = connection.settings_dict["NAME"]  # the test database in tests
+    params = _connect_params()
     delay = 0.5
-    while True:
+    while not _stop.is_set():
         try:
-            with psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v}) as conn:
+            with psycopg.connect(autocommit=True, **params) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
                 delay = 0.5
-                for note in conn.notifies():
-                    _wake_local(note.payload)
+                while not _stop.is_set():
+                    # A timeout lets the loop notice stop() within a second.
+                    for note in conn.notifies(timeout=1.0):
+                        if _stop.is_set():
+                            return
+                        if note.payload:
+                            _wake_local(note.payload)
         except Exception:
             log.warning("wake-up listener lost its connection; reconnecting", exc_info=True)
-            time.sleep(delay)
+            _stop.wait(delay)
             delay = min(delay * 2, 10)

@@ -8,12 +8,19 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
-from jobs import lifecycle
+from jobs import lifecycle, wakeup
 from jobs.models import Job
 from orgs.models import Membership, Role
 from spaces import actions as space_actions
 from spaces.models import Space
 from tests.factories import OrganizationFactory, SpaceFactory, UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_wakeup_listener(django_db_setup, django_db_blocker):
+    # Torn down before the test database is dropped: the listener holds a connection to it.
+    yield
+    wakeup.stop()
 
 
 @pytest.fixture

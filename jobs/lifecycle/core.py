@@ -63,25 +63,23 @@ def check_holder(
 
     The caller proves it holds the job by its lease id (or, lacking one, its
     worker id); a caller that gives neither is trusted to be the holder. A lease
-    past its deadline is expired even before the sweeper notices.
+    past its deadline is expired even before the sweeper notices. A finished job
+    keeps its last lease, so its last holder replaying a call hears "already
+    <status>" while a worker whose lease went to someone else hears LeaseExpired.
     """
     if job.status == Status.KILLED:
         raise JobKilled(f"Job {job.id} was killed; stop working on it")
-    identified = bool(lease_id) or bool(worker_id)
-    holds = _holds(job, lease_id, worker_id)
+    if (lease_id or worker_id) and not _holds(job, lease_id, worker_id):
+        raise LeaseExpired(
+            "Lease expired or lease_id mismatch: the job was handed to another worker "
+            "or went back to the queue"
+        )
     if job.status in allowed:
-        if identified and not holds:
-            raise LeaseExpired(
-                "Lease expired or lease_id mismatch: the job was handed to "
-                "another worker or went back to the queue"
-            )
         if job.status in LEASED and job.lease_expires_at and job.lease_expires_at <= now:
             raise LeaseExpired(f"Lease expired at {job.lease_expires_at.isoformat()}")
         return
     if job.status in TERMINAL:
         raise InvalidState(f"Job is already {job.status}")
-    if identified and not holds:
-        raise LeaseExpired("Lease expired or lease_id mismatch: the job is no longer yours")
     raise InvalidState(f"Job is {job.status}; cannot {action}")
 
 
@@ -89,7 +87,7 @@ def _holds(job: Job, lease_id: str | None, worker_id: str | None) -> bool:
     if lease_id:
         return job.lease_id is not None and str(job.lease_id) == lease_id.lower()
     if worker_id:
-        return job.worker_id == worker_id and job.status in LEASED
+        return job.worker_id == worker_id and (job.status in LEASED or job.status in TERMINAL)
     return True
 
 
