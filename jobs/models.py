@@ -4,6 +4,7 @@ Only jobs/lifecycle writes Job.status, leases and JobEvent rows.
 """
 
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
@@ -28,11 +29,18 @@ LEASED = frozenset({Status.DELIVERED, Status.RUNNING})
 
 
 class Queue(models.Model):
-    """A job name within a space. Made on first use; pausing it stops hand-outs."""
+    """A job name within a space. Made on first use; pausing it stops hand-outs.
+
+    max_retries and default_timeout_seconds are the defaults of jobs created in it
+    without their own.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="queues")
     name = models.CharField(max_length=64)
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    default_timeout_seconds = models.PositiveIntegerField(default=300)
+    settings = models.JSONField(default=dict, blank=True)
     paused = models.BooleanField(default=False)
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=500, blank=True)
@@ -197,3 +205,41 @@ class JobEvent(models.Model):
     @property
     def seq(self) -> int:
         return self.pk
+
+
+class Worker(models.Model):
+    """A worker process that registered itself (Spooled workers API). Informational:
+    claiming never requires registration.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="workers")
+    worker_id = models.CharField(max_length=128)  # the client's id, unique per space
+    queue_name = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255, blank=True)
+    worker_type = models.CharField(max_length=64, blank=True)
+    version = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    max_concurrency = models.PositiveIntegerField(default=5)
+    current_jobs = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, default="healthy")  # as last reported
+    heartbeat_interval_seconds = models.PositiveIntegerField(default=10)
+    registered_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat_at = models.DateTimeField(default=timezone.now)
+    deregistered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_heartbeat_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["space", "worker_id"], name="worker_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+    def status_at(self, now: datetime) -> str:
+        """offline once deregistered or silent past twice its heartbeat interval."""
+        silent = (now - self.last_heartbeat_at).total_seconds()
+        if self.deregistered_at is not None or silent > 2 * self.heartbeat_interval_seconds:
+            return "offline"
+        return self.status

@@ -3,11 +3,16 @@
 A queue's state is not a job's state, so this lives beside the lifecycle, not in it.
 """
 
+from datetime import timedelta
+
 from django.db import transaction
+from django.db.models import Avg, Count, F, Min
 from django.utils import timezone
 
-from jobs.lifecycle.create import ensure_queues
-from jobs.models import Queue
+from emitrun.errors import Conflict, NotFound
+from jobs import lifecycle
+from jobs.lifecycle.create import ensure_queues, forget_queue
+from jobs.models import TERMINAL, Job, Queue, Status, Worker
 from spaces.models import Space
 
 
@@ -39,3 +44,85 @@ def resume(space: Space, name: str) -> tuple[Queue, int]:
         )
         queue.refresh_from_db()
     return queue, paused_for
+
+
+@transaction.atomic
+def configure(
+    space: Space,
+    name: str,
+    *,
+    max_retries: int | None = None,
+    default_timeout_seconds: int | None = None,
+    enabled: bool | None = None,
+    settings: dict | None = None,
+) -> Queue:
+    """Changes a queue's job defaults and settings (made if new); enabled=False pauses it."""
+    if enabled is False:
+        pause(space, name)
+    elif enabled is True:
+        resume(space, name)
+    ensure_queues(space, {name})
+    changes: dict[str, object] = {"updated_at": timezone.now()}
+    if max_retries is not None:
+        changes["max_retries"] = max_retries
+    if default_timeout_seconds is not None:
+        changes["default_timeout_seconds"] = default_timeout_seconds
+    if settings is not None:
+        changes["settings"] = settings
+    Queue.objects.filter(space=space, name=name).update(**changes)
+    forget_queue(space, name)
+    return Queue.objects.get(space=space, name=name)
+
+
+def stats(space: Space, queue: Queue) -> dict[str, object]:
+    """Depth, the last day's throughput and run time, and active workers of one queue."""
+    now = timezone.now()
+    jobs = Job.objects.filter(space=space, name=queue.name)
+    day = jobs.filter(finished_at__gte=now - timedelta(hours=24))
+    done = day.filter(status=Status.COMPLETED).aggregate(
+        n=Count("id"), run=Avg(F("completed_at") - F("started_at"))
+    )
+    oldest = jobs.filter(status=Status.PENDING).aggregate(at=Min("run_at"))["at"]
+    active = [
+        w
+        for w in Worker.objects.filter(
+            space=space, queue_name=queue.name, deregistered_at__isnull=True
+        )
+        if w.status_at(now) != "offline"
+    ]
+    return {
+        "queue_name": queue.name,
+        "pending_jobs": jobs.filter(status=Status.PENDING).count(),
+        "scheduled_jobs": jobs.filter(status=Status.SCHEDULED).count(),
+        "processing_jobs": jobs.filter(status__in=[Status.DELIVERED, Status.RUNNING]).count(),
+        "completed_jobs_24h": done["n"],
+        "failed_jobs_24h": day.filter(status=Status.DEAD).count(),
+        "active_workers": len(active),
+        "avg_processing_time_ms": done["run"].total_seconds() * 1000 if done["run"] else None,
+        "max_job_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
+        "paused": queue.paused,
+    }
+
+
+@transaction.atomic
+def delete(space: Space, name: str, *, delete_jobs: bool = False) -> int:
+    """Deletes a queue. Refused (Conflict) while it has unfinished jobs, unless delete_jobs,
+    which deletes every job of the queue. Returns how many jobs were deleted.
+    """
+    queue = Queue.objects.select_for_update().filter(space=space, name=name).first()
+    if queue is None:
+        raise NotFound(f"No queue {name}")
+    deleted = 0
+    if delete_jobs:
+        deleted = lifecycle.delete_jobs_of_queue(space, name)
+    else:
+        active = Job.objects.filter(space=space, name=name).exclude(status__in=TERMINAL).count()
+        if active:
+            raise Conflict(
+                f"Queue {name} has {active} unfinished job(s); pass delete_jobs=true "
+                "to delete them too",
+                {"unfinished_jobs": active},
+            )
+    queue.delete()
+    forget_queue(space, name)
+    return deleted

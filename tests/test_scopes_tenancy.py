@@ -52,6 +52,16 @@ ROUTES = [
     ("PUT", f"{JOB}/priority", [scopes.MANAGE], {"priority": 5}),
     ("POST", "queues/<str:name>/pause", [scopes.MANAGE], {}),
     ("POST", "queues/<str:name>/resume", [scopes.MANAGE], {}),
+    ("GET", "queues", [scopes.READ], None),
+    ("GET", "queues/<str:name>", [scopes.READ], None),
+    ("DELETE", "queues/<str:name>", [scopes.MANAGE], None),
+    ("PUT", "queues/<str:name>/config", [scopes.MANAGE], {"max_retries": 2}),
+    ("GET", "queues/<str:name>/stats", [scopes.READ], None),
+    ("GET", "workers", [scopes.READ], None),
+    ("POST", "workers/register", [scopes.POLL], {"queue_name": "made"}),
+    ("GET", "workers/<str:worker_id>", [scopes.READ], None),
+    ("POST", "workers/<str:worker_id>/heartbeat", [scopes.POLL], {"current_jobs": 0}),
+    ("POST", "workers/<str:worker_id>/deregister", [scopes.POLL], {}),
 ]
 
 
@@ -64,6 +74,7 @@ def url_for(route: str, job: Job) -> str:
         route.replace("<str:job_id>", str(job.id))
         .replace("<str:space_id>", str(job.space_id))
         .replace("<str:name>", job.name)
+        .replace("<str:worker_id>", "w-1")
     )
     if path == "jobs/status":
         path += f"?ids={job.id}"

@@ -38,8 +38,9 @@ class CreateJobInput(Input):
     priority = StrictIntegerField(min_value=-100, max_value=100, default=0)
     tags = serializers.JSONField(required=False, allow_null=True, default=None)
     idempotency_key = StrictCharField(max_length=255, required=False, allow_null=True)
-    max_retries = StrictIntegerField(min_value=0, max_value=100, default=3)
-    timeout_seconds = StrictIntegerField(min_value=1, max_value=86400, default=300)
+    # Unset: the queue's defaults (3 and 300 unless the queue's config says otherwise).
+    max_retries = StrictIntegerField(min_value=0, max_value=100, required=False)
+    timeout_seconds = StrictIntegerField(min_value=1, max_value=86400, required=False)
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True)
     callback_headers = serializers.JSONField(required=False, allow_null=True)

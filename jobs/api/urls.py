@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.api import operator, producer, queues, worker
+from jobs.api import operator, producer, queues, worker, workers
 
 J = "jobs/<str:job_id>"
 
@@ -33,6 +33,15 @@ urlpatterns = [
     path(f"{J}/kill", operator.KillView.as_view()),
     path(f"{J}/retry", operator.RetryView.as_view()),
     path(f"{J}/priority", operator.PriorityView.as_view()),
+    path("queues", queues.QueuesView.as_view()),
+    path("queues/<str:name>", queues.QueueDetailView.as_view()),
+    path("queues/<str:name>/config", queues.QueueConfigView.as_view()),
+    path("queues/<str:name>/stats", queues.QueueStatsView.as_view()),
     path("queues/<str:name>/pause", queues.QueuePauseView.as_view()),
     path("queues/<str:name>/resume", queues.QueueResumeView.as_view()),
+    path("workers", workers.WorkersView.as_view()),
+    path("workers/register", workers.WorkerRegisterView.as_view()),
+    path("workers/<str:worker_id>", workers.WorkerDetailView.as_view()),
+    path("workers/<str:worker_id>/heartbeat", workers.WorkerHeartbeatView.as_view()),
+    path("workers/<str:worker_id>/deregister", workers.WorkerDeregisterView.as_view()),
 ]

@@ -25,7 +25,15 @@ Delivery rows, and on commit publishes the events and wakes long-polling workers
 from jobs.lifecycle.claim import claim_one, claim_running, poll
 from jobs.lifecycle.core import Actor
 from jobs.lifecycle.create import Created, JobSpec, create, create_many, tag_names
-from jobs.lifecycle.operator import cancel, kill, purge_dead, retry, retry_dead, set_priority
+from jobs.lifecycle.operator import (
+    cancel,
+    delete_jobs_of_queue,
+    kill,
+    purge_dead,
+    retry,
+    retry_dead,
+    set_priority,
+)
 from jobs.lifecycle.sweep import expire_overdue, settle
 from jobs.lifecycle.worker import ack, add_event, checkpoint, complete, fail, keepalive, progress
 
@@ -42,6 +50,7 @@ __all__ = [
     "complete",
     "create",
     "create_many",
+    "delete_jobs_of_queue",
     "expire_overdue",
     "fail",
     "keepalive",

@@ -12,8 +12,10 @@ from jobs.lifecycle.core import Actor, record_many
 from jobs.models import Job, JobTag, Queue, Status
 from spaces.models import Space
 
+# Queue defaults are cached per process: a config change made in another process is
+# seen within this many seconds.
 _QUEUE_CACHE_SECONDS = 60.0
-_known_queues: dict[tuple[str, str], float] = {}
+_known_queues: dict[tuple[str, str], tuple[float, int, int]] = {}
 
 
 @dataclass
@@ -25,8 +27,8 @@ class JobSpec:
     priority: int = 0
     tags: list | dict | None = None
     idempotency_key: str | None = None
-    max_retries: int = 3
-    timeout_seconds: int = 300
+    max_retries: int | None = None  # None: the queue's default (3 unless configured)
+    timeout_seconds: int | None = None  # None: the queue's default (300 unless configured)
     scheduled_for: datetime | None = None
     callback_url: str = ""
     callback_headers: dict[str, str] = field(default_factory=dict)
@@ -60,8 +62,8 @@ def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
         existing = _by_key(space, [key]).get(key)
         if existing is not None:
             return Created(existing, False)
-    ensure_queues(space, {spec.name})
-    job = _new_job(space, spec, timezone.now())
+    defaults = ensure_queues(space, {spec.name})
+    job = _new_job(space, spec, timezone.now(), defaults[spec.name])
     try:
         with transaction.atomic():  # savepoint: a concurrent twin may win the unique key
             job.save(force_insert=True)
@@ -81,6 +83,7 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
     keys = [s.idempotency_key for s in specs if s.idempotency_key]
     found = _by_key(space, keys) if keys else {}
     now = timezone.now()
+    defaults = ensure_queues(space, {spec.name for spec in specs})
     results: list[Created] = []
     fresh: list[Job] = []
     for spec in specs:
@@ -88,14 +91,13 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
         if key and key in found:
             results.append(Created(found[key], False))
             continue
-        job = _new_job(space, spec, now)
+        job = _new_job(space, spec, now, defaults[spec.name])
         if key:
             found[key] = job  # a later twin in the same batch gets this job
         fresh.append(job)
         results.append(Created(job, True))
     if not fresh:
         return results
-    ensure_queues(space, {job.name for job in fresh})
     try:
         with transaction.atomic():
             Job.objects.bulk_create(fresh)
@@ -107,15 +109,30 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
     return results
 
 
-def ensure_queues(space: Space, names: set[str]) -> None:
-    """Queues exist once a job names them (made here, cached briefly per process)."""
+def ensure_queues(space: Space, names: set[str]) -> dict[str, tuple[int, int]]:
+    """Queues exist once a job names them (made here). Returns each queue's defaults,
+    (max_retries, default_timeout_seconds), cached briefly per process.
+    """
     now = time.monotonic()
-    missing = [n for n in names if _known_queues.get((str(space.pk), n), 0) < now]
-    if not missing:
-        return
-    Queue.objects.bulk_create([Queue(space=space, name=n) for n in missing], ignore_conflicts=True)
-    for name in missing:
-        _known_queues[(str(space.pk), name)] = now + _QUEUE_CACHE_SECONDS
+    out: dict[str, tuple[int, int]] = {}
+    missing = []
+    for name in names:
+        hit = _known_queues.get((str(space.pk), name))
+        if hit is not None and hit[0] > now:
+            out[name] = hit[1:]
+        else:
+            missing.append(name)
+    if missing:
+        Queue.objects.bulk_create(
+            [Queue(space=space, name=n) for n in missing], ignore_conflicts=True
+        )
+        rows = Queue.objects.filter(space=space, name__in=missing).values_list(
+            "name", "max_retries", "default_timeout_seconds"
+        )
+        for name, retries, timeout in rows:
+            _known_queues[(str(space.pk), name)] = (now + _QUEUE_CACHE_SECONDS, retries, timeout)
+            out[name] = (retries, timeout)
+    return out
 
 
 def forget_queue(space: Space, name: str) -> None:
@@ -131,7 +148,8 @@ def _by_key(space: Space, keys: list[str]) -> dict[str, Job]:
     return out
 
 
-def _new_job(space: Space, spec: JobSpec, now: datetime) -> Job:
+def _new_job(space: Space, spec: JobSpec, now: datetime, defaults: tuple[int, int]) -> Job:
+    retries, timeout = defaults
     later = spec.scheduled_for is not None and spec.scheduled_for > now
     run_at = spec.scheduled_for if later else now
     return Job(
@@ -142,8 +160,8 @@ def _new_job(space: Space, spec: JobSpec, now: datetime) -> Job:
         priority=spec.priority,
         tags=spec.tags,
         idempotency_key=spec.idempotency_key or None,
-        max_retries=spec.max_retries,
-        timeout_seconds=spec.timeout_seconds,
+        max_retries=retries if spec.max_retries is None else spec.max_retries,
+        timeout_seconds=timeout if spec.timeout_seconds is None else spec.timeout_seconds,
         scheduled_for=spec.scheduled_for,
         run_at=run_at,
         callback_url=spec.callback_url or "",

@@ -162,3 +162,12 @@ def purge_dead(
         return 0
     Job.objects.filter(pk__in=ids, status=Status.DEAD).delete()
     return len(ids)
+
+
+@transaction.atomic
+def delete_jobs_of_queue(space: Space, name: str) -> int:
+    """Deletes every job of one queue (name) in the space, with its history."""
+    ids = list(Job.objects.filter(space=space, name=name).values_list("id", flat=True))
+    if ids:
+        Job.objects.filter(pk__in=ids).delete()
+    return len(ids)
