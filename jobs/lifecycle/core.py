@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from emitrun import realtime
 from emitrun.errors import InvalidState, JobKilled, LeaseExpired
@@ -117,8 +118,6 @@ def record_many(
     entries: list[tuple[Job, str, dict | None]], *, actor: Actor, now: datetime | None = None
 ) -> list[JobEvent]:
     """Appends events in one INSERT, their deliveries in another, and hooks the fan-out."""
-    from django.utils import timezone
-
     at = now or timezone.now()
     events = JobEvent.objects.bulk_create(
         [
