@@ -24,11 +24,16 @@ install: $(VENV)/.installed
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# The app on its embedded default (SQLite, in-memory channel layer) unless DATABASE_URL /
-# REDIS_URL are set. A fresh database gets a demo organization, space, login and token.
+# The app on its embedded default (SQLite, in-memory channel layer, Celery on the
+# filesystem transport) unless DATABASE_URL / REDIS_URL are set: web, Celery worker and beat
+# together (Procfile, run by honcho). A fresh database gets a demo organization, space,
+# login and token. Development only: webhooks to 127.0.0.1 and private hosts are allowed.
 run: migrate
 	$(PY) manage.py seeddemo
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+	mkdir -p $${EMITRUN_DATA_DIR:-db}/celery/control
+	DEBUG=$${DEBUG:-true} EMITRUN_ALLOW_PRIVATE_WEBHOOKS=$${EMITRUN_ALLOW_PRIVATE_WEBHOOKS:-true} \
+		EMITRUN_DATA_DIR=$${EMITRUN_DATA_DIR:-db} EMITRUN_PY=$(PY) EMITRUN_BIND=$(HOST):$(PORT) \
+		$(VENV)/bin/honcho start -f Procfile
 
 lint: install
 	$(VENV)/bin/ruff check .

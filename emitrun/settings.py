@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from emitrun.env import env_bool, env_int, env_list, env_secret, env_str
+from emitrun.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("EMITRUN_DATA_DIR", str(BASE_DIR / "db")))
@@ -163,6 +163,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(DATA_DIR / "celery"),
         "data_folder_out": str(DATA_DIR / "celery"),
+        "control_folder": str(DATA_DIR / "celery" / "control"),
     }
 
 CELERY_TASK_ACKS_LATE = True
@@ -170,6 +171,36 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue name per deployment sharing a Redis (the end-to-end tests give each worker they
+# start its own, so parallel runs never consume each other's messages).
+CELERY_TASK_DEFAULT_QUEUE = env_str("EMITRUN_CELERY_QUEUE", "emitrun")
+# A publish must not hang a request when the broker is down: the outbox dispatcher
+# picks up whatever a lost kick did not deliver.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("EMITRUN_BROKER_TIMEOUT_SECONDS", 2.0, minimum=0.1)
+
+# --- Background schedule (seconds; emitrun/celery.py) ----------------------------
+EMITRUN_SWEEP_SECONDS = env_float("EMITRUN_SWEEP_SECONDS", 1.0, minimum=0.1)
+EMITRUN_DISPATCH_SECONDS = env_float("EMITRUN_DISPATCH_SECONDS", 5.0, minimum=0.1)
+EMITRUN_PRUNE_SECONDS = env_float("EMITRUN_PRUNE_SECONDS", 300.0, minimum=1)
+
+# --- Outbound deliveries (callbacks, Slack, push) ---------------------------------
+# Hosts resolving to loopback/private/link-local/metadata addresses are refused unless set
+# (development and tests with receivers on 127.0.0.1).
+EMITRUN_ALLOW_PRIVATE_WEBHOOKS = env_bool("EMITRUN_ALLOW_PRIVATE_WEBHOOKS", False)
+# Time limit of each phase of one attempt (connect, send, await the answer); reading the
+# (capped) answer stops once this much time has passed overall.
+EMITRUN_DELIVERY_TIMEOUT_SECONDS = env_float("EMITRUN_DELIVERY_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Retry backoff of a failed attempt: min(cap, base * 2**(attempt-1)), half of it jittered.
+EMITRUN_DELIVERY_BACKOFF_BASE_SECONDS = env_float(
+    "EMITRUN_DELIVERY_BACKOFF_BASE_SECONDS", 10.0, minimum=0
+)
+EMITRUN_DELIVERY_BACKOFF_CAP_SECONDS = env_float(
+    "EMITRUN_DELIVERY_BACKOFF_CAP_SECONDS", 3600.0, minimum=0
+)
+# A row claimed ("sending") for longer than this belongs to a crashed sender: back to pending.
+EMITRUN_DELIVERY_STUCK_SECONDS = env_float("EMITRUN_DELIVERY_STUCK_SECONDS", 300.0, minimum=1)
+# Sent and failed delivery rows older than this are pruned.
+EMITRUN_DELIVERY_RETENTION_DAYS = env_int("EMITRUN_DELIVERY_RETENTION_DAYS", 14, minimum=1)
 
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_USER_MODEL = "orgs.User"

@@ -19,6 +19,8 @@ EventType = Literal[
     "job.killed",
     "job.cancelled",
     "job.priority",
+    "job.callback_sent",
+    "job.callback_failed",
 ]
 
 

@@ -1,11 +1,15 @@
 """Turns job events into Delivery rows, in the job's own transaction.
 
-Called only by jobs/lifecycle. Nothing here touches the network: senders pick
-the rows up after commit, so a crash never loses a notification and a rollback
-never sends one.
+Called only by jobs/lifecycle. Nothing here touches the network: after commit the
+new rows are queued for sending (a "kick"); if that message is lost, the dispatcher
+finds the rows anyway, so a crash never loses a notification and a rollback never
+sends one.
 """
 
+from functools import partial
+
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobEvent
@@ -28,6 +32,7 @@ def enqueue_for(job: Job, event: JobEvent) -> list[Delivery]:
     rows = [row for row in (_callback(job, event), _slack(job, event), _push(job, event)) if row]
     if rows:
         Delivery.objects.bulk_create(rows)
+        _kick_on_commit(rows)
     return rows
 
 
@@ -41,7 +46,16 @@ def enqueue_many(pairs: list[tuple[Job, JobEvent]]) -> list[Delivery]:
     ]
     if rows:
         Delivery.objects.bulk_create(rows)
+        _kick_on_commit(rows)
     return rows
+
+
+def _kick_on_commit(rows: list[Delivery]) -> None:
+    """Queues the rows' sends once the job's transaction commits (never before: a
+    rolled-back transition must send nothing)."""
+    from notifications import tasks  # the Celery side imports the lifecycle, which imports us
+
+    transaction.on_commit(partial(tasks.queue, [str(row.id) for row in rows]))
 
 
 def _space_settings(job: Job) -> SpaceSettings | None:

@@ -1,11 +1,15 @@
 """The only writer of spaces, their settings and their API tokens."""
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from emitrun.errors import ValidationFailed
+from emitrun.validation import check_headers, is_job_name
+from notifications.urls import UnsafeURL, check_url
 from orgs.actions import clean_name, unique_slug
 from orgs.models import Organization, User
 from spaces import scopes as scope_names
@@ -101,3 +105,78 @@ def revoke_token(token: ApiToken) -> ApiToken:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     token.refresh_from_db(fields=["revoked_at"])
     return token
+
+
+@transaction.atomic
+def update_settings(space: Space, **fields: Any) -> SpaceSettings:
+    """Changes a space's notification settings; only the fields given are touched.
+
+    Fields: slack_webhook_url, slack_events, push_url, push_headers, push_names,
+    callback_secret. An empty URL turns that channel off. Raises ValidationFailed
+    naming every bad field, and then saves nothing.
+    """
+    unknown = set(fields) - set(_SETTING_CHECKS)
+    if unknown:
+        raise ValidationFailed(f"unknown settings: {', '.join(sorted(unknown))}")
+    errors, clean = {}, {}
+    for field, value in fields.items():
+        try:
+            clean[field] = _SETTING_CHECKS[field](value)
+        except (ValueError, TypeError) as exc:
+            errors[field] = [str(exc)]
+    if errors:
+        raise ValidationFailed("Invalid space settings", errors)
+    conf, _ = SpaceSettings.objects.select_for_update().get_or_create(space=space)
+    for field, value in clean.items():
+        setattr(conf, field, value)
+    conf.save()
+    return conf
+
+
+def _outbound_url(value: Any) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str) or len(value) > 2048:
+        raise ValueError("must be a URL of at most 2048 characters")
+    try:
+        return check_url(value.strip())
+    except UnsafeURL as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _slack_events(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of event names")
+    bad = sorted(set(value) - set(SpaceSettings.SLACK_EVENTS))
+    if bad:
+        raise ValueError(f"unknown events {bad}; choose from {list(SpaceSettings.SLACK_EVENTS)}")
+    return [e for e in SpaceSettings.SLACK_EVENTS if e in value]  # canonical order, no dups
+
+
+def _push_headers(value: Any) -> dict[str, str]:
+    return check_headers(value or {})
+
+
+def _push_names(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of job names")
+    bad = [n for n in value if not is_job_name(n)]
+    if bad:
+        raise ValueError(f"invalid job names {bad}")
+    return sorted(set(value))
+
+
+def _callback_secret(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 255:
+        raise ValueError("must be a string of at most 255 characters")
+    return value
+
+
+_SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "slack_webhook_url": _outbound_url,
+    "slack_events": _slack_events,
+    "push_url": _outbound_url,
+    "push_headers": _push_headers,
+    "push_names": _push_names,
+    "callback_secret": _callback_secret,
+}

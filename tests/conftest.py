@@ -21,6 +21,16 @@ def _close_wakeup_listener(django_db_setup, django_db_blocker):
     # Torn down before the test database is dropped: the listener holds a connection to it.
     yield
     wakeup.stop()
+    _drop_kicked_messages()
+
+
+def _drop_kicked_messages() -> None:
+    """Deliveries kicked after commits in tests queue messages nobody consumes."""
+    import redis
+    from django.conf import settings
+
+    if settings.REDIS_URL and settings.CELERY_TASK_DEFAULT_QUEUE != "emitrun":
+        redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture

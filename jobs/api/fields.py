@@ -8,9 +8,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from emitrun.errors import PayloadTooLarge
+from emitrun.validation import NAME_RE, check_headers
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -106,25 +105,11 @@ def snake_keys(data: Any, aliases: dict[str, str]) -> Any:
 
 
 def validate_headers(value: Any) -> dict[str, str]:
-    """HTTP headers to send: token names, single-line values, at most 20."""
-    if not isinstance(value, dict):
-        raise serializers.ValidationError("must be an object of header name -> value")
-    if len(value) > 20:
-        raise serializers.ValidationError("at most 20 headers")
-    for name, header in value.items():
-        if not HEADER_NAME_RE.match(str(name)):
-            raise serializers.ValidationError(f"invalid header name {name!r}")
-        if (
-            not isinstance(header, str)
-            or len(header) > 2048
-            or "\r" in header
-            or "\n" in header
-            or "\x00" in header
-        ):
-            raise serializers.ValidationError(
-                f"header {name!r} must be a single-line string of at most 2048 characters"
-            )
-    return value
+    """HTTP headers to send (emitrun.validation.check_headers), as a serializer check."""
+    try:
+        return check_headers(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(str(exc)) from None
 
 
 class Input(serializers.Serializer):

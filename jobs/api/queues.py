@@ -8,15 +8,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from emitrun.errors import NotFound
+from emitrun.validation import is_job_name
 from jobs import queues
 from jobs.api.base import SpaceAPIView
-from jobs.api.fields import NAME_RE, Input, StrictBooleanField, StrictCharField, StrictIntegerField
+from jobs.api.fields import Input, StrictBooleanField, StrictCharField, StrictIntegerField
 from jobs.models import Queue
 from spaces import scopes
 
 
 def _name(name: str) -> str:
-    if len(name) > 64 or not NAME_RE.match(name):
+    if not is_job_name(name):
         raise NotFound(f"No queue {name}")
     return name
 

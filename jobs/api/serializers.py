@@ -21,6 +21,7 @@ from jobs.api.fields import (
 from jobs.lifecycle import JobSpec, tag_names
 from jobs.models import Job
 from jobs.queries import ORDER_FIELDS, STATUS_FILTERS, JobFilter
+from notifications.urls import UnsafeURL, check_url
 
 LEASE_ALIASES = {"lease": "lease_id"}
 
@@ -58,9 +59,12 @@ class CreateJobInput(Input):
         return value
 
     def validate_callback_url(self, value: str) -> str:
-        if value and not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("must be an http or https URL")
-        return value
+        if not value:
+            return value
+        try:
+            return check_url(value)
+        except UnsafeURL as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_callback_headers(self, value: Any) -> dict[str, str]:
         return {} if value is None else validate_headers(value)

@@ -22,6 +22,7 @@ guarded UPDATE on the locked row, appends the JobEvent(s), writes any outbound
 Delivery rows, and on commit publishes the events and wakes long-polling workers.
 """
 
+from jobs.lifecycle.callbacks import record_callback
 from jobs.lifecycle.claim import claim_one, claim_running, poll
 from jobs.lifecycle.core import Actor
 from jobs.lifecycle.create import Created, JobSpec, create, create_many, tag_names
@@ -34,6 +35,7 @@ from jobs.lifecycle.operator import (
     retry_dead,
     set_priority,
 )
+from jobs.lifecycle.retention import prune_finished
 from jobs.lifecycle.sweep import expire_overdue, settle
 from jobs.lifecycle.worker import ack, add_event, checkpoint, complete, fail, keepalive, progress
 
@@ -57,7 +59,9 @@ __all__ = [
     "kill",
     "poll",
     "progress",
+    "prune_finished",
     "purge_dead",
+    "record_callback",
     "retry",
     "retry_dead",
     "set_priority",
