@@ -1,4 +1,8 @@
-"""ASGI entry point: HTTP through Django. WebSocket routes join here (jobs/consumers)."""
+"""ASGI entry point: HTTP through Django, WebSockets through the job streams (jobs/routing).
+
+The WebSocket side carries the session (cookies, session, user) so a signed-in
+dashboard page can open its space's stream without a token.
+"""
 
 import os
 
@@ -7,6 +11,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
 django_asgi = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402 - needs Django set up first
+# These import models, so Django must be set up first.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi})
+from jobs.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

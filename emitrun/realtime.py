@@ -5,14 +5,31 @@ last `seq`. So a channel layer outage is logged and never fails a job request.
 """
 
 import logging
+import threading
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core import signing
 
 from jobs.events import StreamMessage
 
 log = logging.getLogger("emitrun.realtime")
+
+# Publish calls that failed since the process started (health and metrics read it).
+_failures = 0
+_failures_lock = threading.Lock()
+
+
+def publish_failures() -> int:
+    """How many publish calls of this process could not reach the channel layer."""
+    return _failures
+
+
+def _count_failure() -> None:
+    global _failures  # one process-wide counter, guarded by the lock
+    with _failures_lock:
+        _failures += 1
 
 
 def space_group(space_id: UUID | str) -> str:
@@ -44,6 +61,7 @@ def publish(messages: list[StreamMessage]) -> None:
     try:
         async_to_sync(_send_all)(layer, messages)
     except Exception:
+        _count_failure()
         log.warning(
             "could not publish %d event(s) to the channel layer", len(messages), exc_info=True
         )
@@ -54,3 +72,75 @@ async def _send_all(layer: object, messages: list[StreamMessage]) -> None:
         envelope = {"type": "job.event", "message": msg}
         await layer.group_send(space_group(msg["space_id"]), envelope)
         await layer.group_send(job_group(msg["job_id"]), envelope)
+
+
+# --- Spooled's realtime (spooled-sdk-contract §1.3, §5) -----------------------------------
+
+ACCESS_SALT = "emitrun.realtime.access"
+REFRESH_SALT = "emitrun.realtime.refresh"
+
+# Our status -> Spooled's (as in jobs.queries.stats).
+SPOOLED_STATUS = {
+    "pending": "pending",
+    "scheduled": "scheduled",
+    "delivered": "processing",
+    "running": "processing",
+    "completed": "completed",
+    "dead": "deadletter",
+    "killed": "cancelled",
+    "cancelled": "cancelled",
+}
+# Events that change a job's status; job.failed is followed by job.retrying or job.dead.
+STATUS_EVENTS = frozenset(
+    {
+        "job.scheduled",
+        "job.pending",
+        "job.delivered",
+        "job.started",
+        "job.retrying",
+        "job.completed",
+        "job.dead",
+        "job.killed",
+        "job.cancelled",
+    }
+)
+# After a JobStatusChange to one of these the SDK stops a job's SSE stream.
+SPOOLED_FINAL = frozenset({"completed", "failed", "deadletter", "cancelled"})
+
+
+def sign_token(token_id: UUID, *, salt: str) -> str:
+    """An opaque realtime token carrying an ApiToken id (the contract allows non-JWTs)."""
+    return signing.dumps(str(token_id), salt=salt, compress=True)
+
+
+def unsign_token(value: str, *, salt: str, max_age: int) -> UUID | None:
+    """The ApiToken id inside a realtime token; None when forged or expired."""
+    try:
+        return UUID(signing.loads(value, salt=salt, max_age=max_age))
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+
+
+def spooled_frames(msg: StreamMessage, queue_name: str | None) -> list[dict]:
+    """Spooled's frames for one stream message: {"type", "data", "timestamp"}; [] for
+    events Spooled has no name for (progress, checkpoints, custom events).
+    """
+    kind = msg["type"]
+    base = {"job_id": msg["job_id"], "queue_name": queue_name, "timestamp": msg["at"]}
+    if kind == "job.created":
+        status = SPOOLED_STATUS.get(msg["status"], msg["status"])
+        return [_frame("JobCreated", {**base, "status": status}, msg)]
+    if kind == "job.failed":
+        error = (msg["data"] or {}).get("error") if isinstance(msg["data"], dict) else None
+        return [_frame("JobFailed", {**base, "error": error}, msg)]
+    if kind not in STATUS_EVENTS:
+        return []
+    # A retry waits in `scheduled`; Spooled calls that state `failed`.
+    new = "failed" if kind == "job.retrying" else SPOOLED_STATUS.get(msg["status"], msg["status"])
+    # JobCompleted first: the SDK ends a job's SSE stream at its final JobStatusChange.
+    frames = [_frame("JobCompleted", base, msg)] if kind == "job.completed" else []
+    return [*frames, _frame("JobStatusChange", {**base, "new_status": new}, msg)]
+
+
+def _frame(kind: str, data: dict, msg: StreamMessage) -> dict:
+    return {"type": kind, "data": data, "timestamp": msg["at"]}

@@ -152,7 +152,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "emitrun"},
+            # channels-redis drops messages past `capacity` per client channel (default
+            # 100): a burst of events must fit. Streams also resume from seq by design.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": "emitrun",
+                "capacity": env_int("EMITRUN_CHANNEL_CAPACITY", 2000, minimum=100),
+                "expiry": 60,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

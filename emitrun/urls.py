@@ -19,6 +19,7 @@ urlpatterns = [
     path("health/live", health.live),
     path("health/ready", health.ready),
     path("api/v1/", include("jobs.api.urls")),
+    path("", include("jobs.api.realtime")),  # Spooled realtime: login, refresh, SSE
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
