@@ -155,7 +155,9 @@ if REDIS_URL:
             # channels-redis drops messages past `capacity` per client channel (default
             # 100): a burst of events must fit. Streams also resume from seq by design.
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # A bounded connect: an unreachable Redis must not hold a job request
+                # (publishing runs after commit, in the request) for the OS's timeout.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
                 "prefix": "emitrun",
                 "capacity": env_int("EMITRUN_CHANNEL_CAPACITY", 2000, minimum=100),
                 "expiry": 60,
