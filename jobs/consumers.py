@@ -358,10 +358,17 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if self.hello and self.access.job_id is None:
             await self._send({"type": "stream.hello", "seq": latest, "counts": counts})
         if since is None or since >= latest:
+            self.floor = latest
             return latest
         if await db(too_far_behind)(self.access, since):
             await self._send({"type": "stream.reset", "seq": latest, "counts": counts})
+            self.floor = latest
             return latest
+        # The floor stays at the client's own `since`, not at the end of the replay: a
+        # seq is taken at insert, not at commit, so an event below the replay's end can
+        # still commit (and arrive through the layer) after the replay read past it. The
+        # window drops what the replay already sent.
+        self.floor = since
         return await self._replay(since)
 
     async def _replay(self, cursor: int) -> int:
@@ -372,7 +379,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
         return cursor
 
     async def _go_live(self, cursor: int) -> None:
-        self.floor = cursor
         while self.buffer:
             await self._emit(self.buffer.pop(0))
         self.live = True  # no await since the buffer was found empty: nothing slips by
