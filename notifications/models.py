@@ -56,6 +56,10 @@ class Delivery(models.Model):
                 fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due_idx"
             ),
             models.Index(fields=["space", "-created_at"], name="delivery_space_idx"),
+            # The dispatcher's rescue of rows whose sender crashed mid-send.
+            models.Index(
+                fields=["updated_at"], condition=Q(status="sending"), name="delivery_sending_idx"
+            ),
         ]
 
     def __str__(self) -> str:

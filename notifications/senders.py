@@ -140,7 +140,7 @@ def finish(row: Delivery, attempt: Attempt) -> str:
     else:
         status = DeliveryStatus.PENDING
         extra = {"next_attempt_at": now + timedelta(seconds=backoff_seconds(attempts))}
-    Delivery.objects.filter(pk=row.pk, status=DeliveryStatus.SENDING).update(
+    updated = Delivery.objects.filter(pk=row.pk, status=DeliveryStatus.SENDING).update(
         status=status,
         attempts=attempts,
         last_status_code=attempt.status_code,
@@ -149,6 +149,9 @@ def finish(row: Delivery, attempt: Attempt) -> str:
         updated_at=now,
         **extra,
     )
+    if updated != 1:
+        # The row was taken back as stuck while this attempt ran; its next sender records.
+        return "skipped"
     if row.kind == Kind.CALLBACK and row.job_id is not None:
         _record_on_job(row, attempt, attempts)
     return {"sent": "sent", "failed": "failed"}.get(status, "retry")

@@ -1,14 +1,15 @@
 import hashlib
 import hmac
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from jobs import lifecycle
 from jobs.models import Job, JobEvent
-from notifications import tasks
-from notifications.models import Delivery
+from notifications import dispatch, senders, tasks
+from notifications.models import Delivery, DeliveryStatus
 from notifications.tasks import deliver_task
 from tests import receivers
 from tests.conftest import SYSTEM, create_job
@@ -224,3 +225,17 @@ def test_named_hosts_are_called_at_the_checked_address_with_their_host_header(sp
     finish(space, job)
     assert deliver_all(job, "callback") == ["sent"]
     assert rx.got[0].headers["Host"] == url.split("/")[2]
+
+
+def test_an_attempt_finishing_after_its_row_was_rescued_records_nothing(space):
+    job = create_job(space, callback_url="https://cb.example.test/done")
+    (delivered,) = lifecycle.poll(space, limit=1, actor=SYSTEM)
+    lifecycle.complete(lifecycle.ack(delivered, actor=SYSTEM), result=None, actor=SYSTEM)
+    row = Delivery.objects.get(job=job)
+    assert senders.claim(str(row.id))
+    later = timezone.now() + timedelta(hours=1)
+    assert dispatch.rescue_stuck(now=later) == 1
+    outcome = senders.finish(row, senders.Attempt(True, 200, "", 5))
+    assert outcome == "skipped"
+    assert Delivery.objects.get(pk=row.pk).status == DeliveryStatus.PENDING
+    assert not JobEvent.objects.filter(job=job, type__startswith="job.callback").exists()
