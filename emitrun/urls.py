@@ -24,4 +24,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
+    # The dashboard.
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("o/<slug:org>/s/<slug:space>/", include("jobs.urls")),
+    path("o/<slug:org>/s/<slug:space>/", include("spaces.urls")),
+    path("", include("orgs.urls")),
 ]

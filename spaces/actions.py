@@ -12,8 +12,8 @@ from emitrun.validation import check_headers, is_job_name
 from notifications.urls import UnsafeURL, check_url
 from orgs.actions import clean_name, unique_slug
 from orgs.models import Organization, User
+from spaces import audit, tokens
 from spaces import scopes as scope_names
-from spaces import tokens
 from spaces.models import ApiToken, Space, SpaceSettings
 
 _KNOBS = {
@@ -59,7 +59,9 @@ def create_space(
 
 
 @transaction.atomic
-def update_space(space: Space, **changes: float | int | str | None) -> Space:
+def update_space(
+    space: Space, *, actor: Any = "system", **changes: float | int | str | None
+) -> Space:
     """Renames a space or changes its knobs."""
     name = changes.pop("name", None)
     clean = _check_knobs(changes)
@@ -68,9 +70,26 @@ def update_space(space: Space, **changes: float | int | str | None) -> Space:
     for field, value in clean.items():
         setattr(space, field, value)
     space.save(update_fields=list(clean))
+    if clean:
+        audit.record(actor, "space.update", space=space, target=space.slug, details=clean)
     return space
 
 
+@transaction.atomic
+def delete_space(space: Space, *, actor: Any = "system") -> None:
+    """Deletes a space with all its jobs, tokens and settings; the organization's audit log
+    keeps a record of it."""
+    audit.record(
+        actor,
+        "space.delete",
+        organization=space.organization,
+        target=space.slug,
+        details={"name": space.name, "id": str(space.pk)},
+    )
+    space.delete()
+
+
+@transaction.atomic
 def issue_token(
     *,
     space: Space,
@@ -78,6 +97,7 @@ def issue_token(
     scopes: list[str],
     created_by: User | None = None,
     expires_at: datetime | None = None,
+    actor: Any = "system",
 ) -> tuple[ApiToken, str]:
     """Makes a token; returns it with its secret, which is never stored or shown again."""
     name = clean_name(name)
@@ -97,18 +117,36 @@ def issue_token(
         created_by=created_by,
         expires_at=expires_at,
     )
+    audit.record(
+        actor,
+        "token.create",
+        space=space,
+        target=token.prefix,
+        details={"name": name, "scopes": expanded},
+    )
     return token, secret
 
 
-def revoke_token(token: ApiToken) -> ApiToken:
+@transaction.atomic
+def revoke_token(token: ApiToken, *, actor: Any = "system") -> ApiToken:
     """Revokes a token at once; revoking twice keeps the first time."""
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     token.refresh_from_db(fields=["revoked_at"])
+    if changed:
+        audit.record(
+            actor,
+            "token.revoke",
+            space=token.space,
+            target=token.prefix,
+            details={"name": token.name},
+        )
     return token
 
 
 @transaction.atomic
-def update_settings(space: Space, **fields: Any) -> SpaceSettings:
+def update_settings(space: Space, *, actor: Any = "system", **fields: Any) -> SpaceSettings:
     """Changes a space's notification settings; only the fields given are touched.
 
     Fields: slack_webhook_url, slack_events, push_url, push_headers, push_names,
@@ -130,6 +168,8 @@ def update_settings(space: Space, **fields: Any) -> SpaceSettings:
     for field, value in clean.items():
         setattr(conf, field, value)
     conf.save()
+    # Field names only: header values and the callback secret are secrets.
+    audit.record(actor, "settings.update", space=space, details={"fields": sorted(clean)})
     return conf
 
 

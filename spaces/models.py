@@ -97,3 +97,28 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class AuditEntry(models.Model):
+    """Who did what to a space or organization: kills, retries, purges, settings, tokens,
+    members. Written in the same transaction as the change it records."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    space = models.ForeignKey(
+        Space, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.CharField(max_length=200)  # "user:ana@example.com", "token:ci (emr_ab12)"
+    action = models.CharField(max_length=50)  # "job.kill", "token.create", ...
+    target = models.CharField(max_length=200, blank=True)  # a job id, a token prefix, ...
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["space", "-created_at"], name="audit_space_idx"),
+            models.Index(fields=["organization", "-created_at"], name="audit_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target}"

@@ -125,7 +125,11 @@ class DlqPurgeView(SpaceAPIView):
         space = self.space(request)
         v = self.valid(DlqPurgeInput, request.data).validated_data
         count = lifecycle.purge_dead(
-            space, queue_name=v.get("queue_name"), older_than=v.get("older_than"), limit=v["limit"]
+            space,
+            queue_name=v.get("queue_name"),
+            older_than=v.get("older_than"),
+            limit=v["limit"],
+            actor=self.actor(request),
         )
         return Response({"purged_count": count})
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from emitrun.errors import InvalidState
 from jobs.lifecycle.core import Actor, apply, lock, record, record_many
 from jobs.models import TERMINAL, Job, Status
+from spaces import audit
 from spaces.models import Space
 
 _RETRYABLE = {Status.DEAD, Status.KILLED, Status.CANCELLED}
@@ -35,6 +36,7 @@ def kill(job: Job, *, actor: Actor, reason: str = "") -> Job:
         expect=_ACTIVE,
     )
     record(job, "job.killed", actor=actor, now=now, data={"reason": reason} if reason else None)
+    audit.record(actor, "job.kill", space=job.space, target=job.pk, details=_named(job, reason))
     return job
 
 
@@ -47,7 +49,12 @@ def retry(job: Job, *, actor: Actor) -> Job:
         raise InvalidState(f"Job is {job.status}; only dead, killed or cancelled jobs are retried")
     _back_to_pending(job, now)
     record(job, "job.pending", actor=actor, now=now, data={"reason": "retry"})
+    audit.record(actor, "job.retry", space=job.space, target=job.pk, details=_named(job))
     return job
+
+
+def _named(job: Job, reason: str = "") -> dict[str, str]:
+    return {"name": job.name, "reason": reason} if reason else {"name": job.name}
 
 
 def _back_to_pending(job: Job, now: datetime) -> None:
@@ -90,6 +97,7 @@ def cancel(job: Job, *, actor: Actor) -> Job:
         expect=[Status.SCHEDULED, Status.PENDING],
     )
     record(job, "job.cancelled", actor=actor, now=now)
+    audit.record(actor, "job.cancel", space=job.space, target=job.pk, details=_named(job))
     return job
 
 
@@ -134,6 +142,13 @@ def retry_dead(
         record_many(
             [(job, "job.pending", {"reason": "dlq_retry"}) for job in jobs], actor=actor, now=now
         )
+        audit.record(
+            actor,
+            "dlq.retry",
+            space=space,
+            target=queue_name or "",
+            details={"count": len(jobs), "ids": [str(j.pk) for j in jobs[:20]]},
+        )
     retried = {str(job.pk) for job in jobs}
     skipped = [i for i in (job_ids or []) if i not in retried]
     return jobs, skipped
@@ -146,6 +161,7 @@ def purge_dead(
     queue_name: str | None = None,
     older_than: datetime | None = None,
     limit: int = 1000,
+    actor: Actor | str = "system",
 ) -> int:
     """Deletes dead jobs of the space (and their history), oldest death first."""
     qs = Job.objects.filter(space=space, status=Status.DEAD)
@@ -161,6 +177,9 @@ def purge_dead(
     if not ids:
         return 0
     Job.objects.filter(pk__in=ids, status=Status.DEAD).delete()
+    audit.record(
+        actor, "dlq.purge", space=space, target=queue_name or "", details={"count": len(ids)}
+    )
     return len(ids)
 
 

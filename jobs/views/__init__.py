@@ -1,0 +1,1 @@
+"""Dashboard views of jobs: one module per page."""

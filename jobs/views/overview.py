@@ -1,0 +1,10 @@
+"""Dashboard view (to be written)."""
+
+from django.http import HttpRequest, HttpResponse
+
+
+def _todo(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    raise NotImplementedError
+
+
+overview = _todo
