@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # Parallel test workers (pytest-xdist); each gets its own test database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test test-unit lint format migrate clean
+.PHONY: install run test test-unit test-browser lint format migrate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test-unit: install
 		$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not browser and not chaos" -q
 
 test: lint test-unit
+
+# The dashboard in a real browser (Debian's Chromium at /usr/bin/chromium, driven by
+# Playwright): its own pytest run, one process. Screenshots land in tests/artifacts/.
+test-browser: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -p no:xdist -m browser tests/browser -q
 
 format: install
 	$(VENV)/bin/ruff check --fix .
