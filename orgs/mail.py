@@ -1,5 +1,8 @@
 """Mail sent to members: invitations. Sent after commit, never inside a transaction."""
 
+import logging
+import smtplib
+
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -9,6 +12,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from orgs.models import Membership, User
+
+log = logging.getLogger("emitrun.orgs.mail")
 
 
 def set_password_url(user: User) -> str:
@@ -43,9 +48,13 @@ def send_invitation(membership_id: int, *, invited_by: str) -> None:
         "sign_in_url": settings.EMITRUN_PUBLIC_URL + reverse("login"),
         "reset_url": settings.EMITRUN_PUBLIC_URL + reverse("password_reset"),
     }
-    send_mail(
-        subject=f"You were added to {membership.organization.name} on emitrun",
-        message=render_to_string("orgs/invitation_email.txt", context),
-        from_email=None,
-        recipient_list=[user.email],
-    )
+    try:
+        send_mail(
+            subject=f"You were added to {membership.organization.name} on emitrun",
+            message=render_to_string("orgs/invitation_email.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    except (smtplib.SMTPException, OSError):
+        # The membership stands; the person can still ask for a reset link themselves.
+        log.warning("invitation mail for membership %s not sent", membership_id, exc_info=True)

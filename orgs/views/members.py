@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from emitrun.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from orgs import actions, queries
 from orgs.access import Access, org_view
-from orgs.forms import InviteForm, RoleForm, add_domain_errors
-from orgs.models import Membership
+from orgs.forms import MEMBER_ROLES, InviteForm, RoleForm, add_domain_errors
+from orgs.models import Membership, Role
 
 
 @org_view()
@@ -98,11 +98,18 @@ def _membership(access: Access, member_id: int) -> Membership:
 
 
 def _page(request: HttpRequest, access: Access, form: InviteForm, *, status: int) -> HttpResponse:
+    # Admins see no controls they could not use: owners' rows and the owner role are
+    # for owners only (orgs.actions enforces the same rule on every change).
+    is_owner = access.membership.role == Role.OWNER
+    rows = [(m, is_owner or m.role != Role.OWNER) for m in queries.members_of(access.org)]
+    roles = [(value, label) for value, label in MEMBER_ROLES if is_owner or value != Role.OWNER]
+    if not is_owner:
+        form.fields["role"].choices = roles
     context = {
         "access": access,
         "form": form,
-        "members": queries.members_of(access.org),
+        "rows": rows,
+        "roles": roles,
         "changes": queries.member_changes(access.org),
-        "roles": RoleForm.base_fields["role"].choices,
     }
     return render(request, "orgs/members.html", context, status=status)

@@ -115,6 +115,14 @@ def test_an_admin_cannot_make_owners(org, admin_user, member):
     )
 
 
+def test_an_admin_is_offered_no_owner_controls(org, admin_user, owner, member):
+    body = signed_in(admin_user).get(members_url(org)).content.decode()
+    assert f'action="/o/{org.slug}/members/{membership(member, org).pk}/role/"' in body
+    assert f'action="/o/{org.slug}/members/{membership(owner, org).pk}/role/"' not in body
+    assert f'action="/o/{org.slug}/members/{membership(owner, org).pk}/remove/"' not in body
+    assert 'value="owner"' not in body
+
+
 def test_an_admin_cannot_demote_or_remove_an_owner(org, admin_user, owner):
     client = signed_in(admin_user)
     target = membership(owner, org).pk
