@@ -58,7 +58,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return response
     user = authenticate(request, username=email, password=form.cleaned_data["password"])
     if user is None:
-        throttle.record_failure(request, email)
+        throttle.record(request, email)
         form.add_error(None, "Email or password is incorrect.")
         return _sign_in_page(request, form, next_url, status=422)
     throttle.clear(request, email)
@@ -87,7 +87,25 @@ def _minutes(seconds: int) -> str:
 
 
 # Django's view, with a form that also reaches invited people who have no password yet.
-password_reset = auth_views.PasswordResetView.as_view(form_class=InvitedPasswordResetForm)
+_password_reset = auth_views.PasswordResetView.as_view(form_class=InvitedPasswordResetForm)
+
+
+@never_cache
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Django's reset view, throttled per address and per email so that nobody can flood
+    someone's inbox with reset mails."""
+    if request.method == "POST":
+        email = str(request.POST.get("email", ""))
+        wait = throttle.retry_after(request, email, "reset")
+        if wait:
+            form = InvitedPasswordResetForm(request.POST)
+            form.add_error(None, f"Too many reset requests. Try again in {_minutes(wait)}.")
+            context = {"form": form}
+            response = render(request, "registration/password_reset_form.html", context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        throttle.record(request, email, "reset")
+    return _password_reset(request)
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

@@ -198,6 +198,22 @@ def test_password_reset_reaches_invited_people_but_not_unknown_addresses():
 
 
 @pytest.mark.django_db
+def test_reset_mails_for_one_email_are_throttled(settings):
+    settings.EMITRUN_PASSWORD_RESETS_PER_EMAIL = 2
+    user = UserFactory(email=fresh_email())
+    for _ in range(2):
+        assert (
+            fresh_client().post("/accounts/password_reset/", {"email": user.email}).status_code
+            == 302
+        )
+    r = fresh_client().post("/accounts/password_reset/", {"email": user.email})
+    assert r.status_code == 429
+    assert int(r["Retry-After"]) > 0
+    assert "Too many reset requests" in r.content.decode()
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
 def test_account_page_shows_email_and_organizations(owner, org):
     body = signed_in(owner).get("/accounts/profile/").content.decode()
     assert owner.email in body

@@ -88,7 +88,7 @@ def test_org_page_lists_spaces_with_counts_per_status(owner_client, owner, org, 
     assert '<td class="num" data-status="pending">1</td>' in body
     assert '<td class="num" data-status="cancelled">1</td>' in body
     assert 'id="new-space"' in body
-    assert 'hx-trigger="every 5s"' in body
+    assert 'hx-trigger="every 5s [' in body
 
 
 def test_org_page_counts_are_an_htmx_partial(owner_client, org, space, other_space):
