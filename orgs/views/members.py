@@ -75,8 +75,8 @@ def _change(
     """Runs a member change; success goes back to the page, a broken rule shows on it."""
     try:
         change()
-    except (Forbidden, PermissionDenied) as exc:
-        raise PermissionDenied(str(exc)) from None
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     except NotFound:
         raise Http404("No such member") from None
     except (Conflict, ValidationFailed) as exc:
