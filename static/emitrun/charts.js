@@ -39,11 +39,13 @@
     { label: "Completed", stroke: "#1b6b36", fill: "rgba(27,107,54,0.08)", width: 2, value: (u, v) => rate(v) },
     { label: "Failed", stroke: "#b42318", width: 2, value: (u, v) => rate(v) },
   ];
+  // Points, not only lines: a bucket between empty ones would otherwise draw nothing.
+  const dots = { show: true, size: 5 };
   const latencySeries = [
-    { label: "Wait p50", stroke: "#1d4f91", width: 2, spanGaps: true, value: (u, v) => duration(v) },
-    { label: "Wait p95", stroke: "#1d4f91", dash: [6, 4], width: 1.5, spanGaps: true, value: (u, v) => duration(v) },
-    { label: "Run p50", stroke: "#8a5300", width: 2, spanGaps: true, value: (u, v) => duration(v) },
-    { label: "Run p95", stroke: "#8a5300", dash: [6, 4], width: 1.5, spanGaps: true, value: (u, v) => duration(v) },
+    { label: "Wait p50", stroke: "#1d4f91", width: 2, spanGaps: true, points: dots, value: (u, v) => duration(v) },
+    { label: "Wait p95", stroke: "#1d4f91", dash: [6, 4], width: 1.5, spanGaps: true, points: dots, value: (u, v) => duration(v) },
+    { label: "Run p50", stroke: "#8a5300", width: 2, spanGaps: true, points: dots, value: (u, v) => duration(v) },
+    { label: "Run p95", stroke: "#8a5300", dash: [6, 4], width: 1.5, spanGaps: true, points: dots, value: (u, v) => duration(v) },
   ];
 
   function draw(id, series, axisValues, data) {
