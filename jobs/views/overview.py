@@ -55,7 +55,7 @@ def overview_charts(request: HttpRequest, access: Access) -> JsonResponse:
             400,
             {"window": [f"Unknown window {window!r}"]},
         )
-    return JsonResponse(insights.series(access.space, window))
+    return JsonResponse(insights.recent_series(access.space, window))
 
 
 @require_POST
