@@ -63,6 +63,9 @@ def test_overview_draws_charts_updates_live_and_pauses_a_queue(page, live_url):
     assert Queue.objects.get(space=space, name="email").paused
     assert AuditEntry.objects.filter(space=space, action="queue.pause").count() == 1
 
+    in_thread(lambda: [create_job(space, "email") for _ in range(5)])
+    expect(page.locator("#count-pending .n")).to_have_text("6")
+
     page.get_by_role("button", name="Last day").click()
     expect(page.locator("#chart-throughput")).to_have_attribute("data-window", "day")
     assert "window=day" in page.url
