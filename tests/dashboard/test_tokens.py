@@ -26,8 +26,10 @@ def test_member_sees_the_list_but_no_create_form(member_client, space):
     r = member_client.get(url(space))
     body = r.content.decode()
     assert r.status_code == 200
-    assert "ci" in body and "jobs:read" in body
-    assert 'id="token-form"' not in body and "Revoke" not in body
+    assert "ci" in body
+    assert "jobs:read" in body
+    assert 'id="token-form"' not in body
+    assert "Revoke" not in body
 
 
 def test_owner_sees_every_scope_with_its_description(owner_client, space):
@@ -50,7 +52,8 @@ def test_stranger_gets_404_everywhere(stranger_client, space):
 
 def test_anonymous_is_sent_to_sign_in(client, space):
     r = client.get(url(space))
-    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    assert r.status_code == 302
+    assert r["Location"].startswith("/accounts/login/")
 
 
 def test_member_may_not_create_or_revoke(member_client, space):
@@ -68,13 +71,18 @@ def test_created_secret_is_shown_once_and_stored_hashed(owner, space):
     body = r.content.decode()
     secret = SECRET_RE.search(body).group(1)
     token = ApiToken.objects.get(space=space)
-    assert token.secret_hash == tokens.hash_secret(secret) and secret not in token.secret_hash
-    assert token.prefix == secret[:12] and token.created_by == owner
-    assert "jobs:create" in token.scopes and "jobs:poll" in token.scopes
-    assert 'hx-swap-oob="true"' in body and f'data-token-id="{token.pk}"' in body
+    assert token.secret_hash == tokens.hash_secret(secret)
+    assert secret not in token.secret_hash
+    assert token.prefix == secret[:12]
+    assert token.created_by == owner
+    assert "jobs:create" in token.scopes
+    assert "jobs:poll" in token.scopes
+    assert 'hx-swap-oob="true"' in body
+    assert f'data-token-id="{token.pk}"' in body
     assert 'data-copy="#token-secret"' in body
     later = client.get(url(space)).content.decode()
-    assert secret not in later and token.prefix in later
+    assert secret not in later
+    assert token.prefix in later
 
 
 def test_the_secret_works_against_the_api(owner_client, space):
@@ -105,8 +113,10 @@ def test_bad_input_comes_back_inline_and_nothing_is_made(owner_client, space, da
     r = create(owner_client, space, **data)
     assert r.status_code == 422
     body = r.content.decode()
-    assert f'id="{field}"' in body and 'class="field-error"' in body
-    assert 'id="token-form"' in body and "<html" not in body
+    assert f'id="{field}"' in body
+    assert 'class="field-error"' in body
+    assert 'id="token-form"' in body
+    assert "<html" not in body
     assert 'id="token-secret"' not in body
     assert not ApiToken.objects.exists()
     assert not AuditEntry.objects.filter(action="token.create").exists()
@@ -122,7 +132,8 @@ def test_without_htmx_the_whole_page_comes_back(owner_client, space):
     r = owner_client.post(url(space), {"name": "ci", "scopes": ["jobs:read"]})
     assert r.status_code == 201
     body = r.content.decode()
-    assert "<html" in body and SECRET_RE.search(body)
+    assert "<html" in body
+    assert SECRET_RE.search(body)
     assert body.count('id="token-list"') == 1
 
 
@@ -130,7 +141,8 @@ def test_revoke_marks_the_token_and_audits_it(owner, owner_client, space):
     token, secret = actions.issue_token(space=space, name="ci", scopes=["jobs:read"])
     r = owner_client.post(url(space, "spaces:token_revoke", token.pk), **HTMX)
     assert r.status_code == 200
-    assert 'id="token-list"' in r.content.decode() and "revoked" in r.content.decode()
+    assert 'id="token-list"' in r.content.decode()
+    assert "revoked" in r.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is not None
     entry = AuditEntry.objects.get(action="token.revoke")
@@ -162,8 +174,10 @@ def test_create_is_audited_with_the_user_and_no_secret(owner, owner_client, spac
     body = create(owner_client, space).content.decode()
     secret = SECRET_RE.search(body).group(1)
     entry = AuditEntry.objects.get(action="token.create")
-    assert entry.actor == owner.email and entry.space == space
-    assert secret not in str(entry.details) and entry.target == secret[:12]
+    assert entry.actor == owner.email
+    assert entry.space == space
+    assert secret not in str(entry.details)
+    assert entry.target == secret[:12]
 
 
 def test_forms_need_a_csrf_token(owner, space):
