@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from emitrun.errors import ValidationFailed
+from jobs.lifecycle import Actor
 from notifications import probe
 from notifications.models import Delivery, DeliveryStatus, Kind
 from orgs.access import Access, org_view
@@ -43,7 +44,7 @@ def settings_save(request: HttpRequest, access: Access, section: str) -> HttpRes
     saved = False
     if form.is_valid():
         try:
-            actions.update_settings(access.space, actor=request.user, **form.changes())
+            actions.update_settings(access.space, actor=Actor.user(request.user), **form.changes())
             saved = True
         except ValidationFailed as exc:
             add_domain_errors(form, exc)

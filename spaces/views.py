@@ -16,6 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from emitrun.errors import ValidationFailed
+from jobs.lifecycle import Actor
 from orgs.access import Access, org_view
 from spaces import actions, audit, queries
 from spaces.forms import SCOPE_CHOICES, SpaceDeleteForm, SpaceForm, TokenForm, add_domain_errors
@@ -46,7 +47,7 @@ def _token_create(request: HttpRequest, access: Access) -> HttpResponse:
                 scopes=form.cleaned_data["scopes"],
                 created_by=request.user,
                 expires_at=form.expires_at(),
-                actor=request.user,
+                actor=Actor.user(request.user),
             )
         except ValidationFailed as exc:
             add_domain_errors(form, exc)
@@ -62,7 +63,7 @@ def _token_create(request: HttpRequest, access: Access) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, access: Access, token_id: UUID) -> HttpResponse:
     token = actions.revoke_token(
-        queries.token_for_space(access.space, token_id), actor=request.user
+        queries.token_for_space(access.space, token_id), actor=Actor.user(request.user)
     )
     if request.htmx:
         return render(request, "spaces/tokens.html#token-list", _tokens_context(access))
@@ -132,7 +133,7 @@ def space_edit(request: HttpRequest, access: Access) -> HttpResponse:
     saved = False
     if form.is_valid():
         try:
-            actions.update_space(access.space, actor=request.user, **form.changes())
+            actions.update_space(access.space, actor=Actor.user(request.user), **form.changes())
             saved = True
         except ValidationFailed as exc:
             add_domain_errors(form, exc)
@@ -172,6 +173,6 @@ def space_delete(request: HttpRequest, access: Access) -> HttpResponse:
         }
         return render(request, "spaces/edit.html", context, status=422)
     name = access.space.name
-    actions.delete_space(access.space, actor=request.user)
+    actions.delete_space(access.space, actor=Actor.user(request.user))
     messages.success(request, f"Space {name} deleted.")
     return redirect("orgs:detail", access.org.slug)

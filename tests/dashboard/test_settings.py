@@ -83,7 +83,7 @@ def test_slack_save_answers_the_partial_and_audits(owner, owner_client, space):
     assert "<html" not in body
     assert (conf(space).slack_webhook_url, conf(space).slack_events) == (SLACK, ["created", "dead"])
     entry = AuditEntry.objects.get(action="settings.update")
-    assert entry.actor == owner.email
+    assert entry.actor == f"user:{owner.email}"
     assert entry.details == {"fields": ["slack_events", "slack_webhook_url"]}
 
 

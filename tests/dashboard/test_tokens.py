@@ -146,7 +146,7 @@ def test_revoke_marks_the_token_and_audits_it(owner, owner_client, space):
     token.refresh_from_db()
     assert token.revoked_at is not None
     entry = AuditEntry.objects.get(action="token.revoke")
-    assert (entry.space, entry.target, entry.actor) == (space, token.prefix, owner.email)
+    assert (entry.space, entry.target, entry.actor) == (space, token.prefix, f"user:{owner.email}")
     api = owner_client.get("/api/v1/jobs", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.status_code == 401
 
@@ -174,7 +174,7 @@ def test_create_is_audited_with_the_user_and_no_secret(owner, owner_client, spac
     body = create(owner_client, space).content.decode()
     secret = SECRET_RE.search(body).group(1)
     entry = AuditEntry.objects.get(action="token.create")
-    assert entry.actor == owner.email
+    assert entry.actor == f"user:{owner.email}"
     assert entry.space == space
     assert secret not in str(entry.details)
     assert entry.target == secret[:12]
