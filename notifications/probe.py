@@ -26,25 +26,24 @@ def send_test(space: Space, *, kind: str, sent_by: str) -> Delivery:
     Unsafe URLs are refused by the sender's own check, recorded as a failed attempt.
     Raises NothingToTest when no URL is saved. Blocks for at most the delivery timeout.
     """
-    conf = SpaceSettings.objects.filter(space=space).first()
+    conf = SpaceSettings.objects.filter(space=space).first() or SpaceSettings(space=space)
     if kind == Kind.SLACK:
-        url, headers, body = (conf and conf.slack_webhook_url), {}, _slack_body(space, sent_by)
+        url, headers, body = conf.slack_webhook_url, {}, _slack_body(space, sent_by)
+        missing = "Save a Slack webhook URL first."
     elif kind == Kind.PUSH:
-        url = conf and conf.push_url
-        headers, body = (conf.push_headers if conf else {}), _push_body(space, sent_by)
+        url, headers, body = conf.push_url, conf.push_headers or {}, _push_body(space, sent_by)
+        missing = "Save a push URL first."
     else:
         raise ValueError(f"no test for {kind!r} deliveries")
     if not url:
-        raise NothingToTest(
-            f"Save a {'Slack webhook' if kind == Kind.SLACK else 'push'} URL first."
-        )
+        raise NothingToTest(missing)
     now = timezone.now()
     row = Delivery.objects.create(
         space=space,
         kind=kind,
         event=TEST_EVENT,
         url=url,
-        headers=headers or {},
+        headers=headers,
         body=body,
         status=DeliveryStatus.SENDING,
         max_attempts=1,

@@ -28,6 +28,7 @@ SECTIONS: dict[str, type[Form]] = {
     "callback": CallbackSecretForm,
 }
 TESTABLE = {"slack": Kind.SLACK, "push": Kind.PUSH}
+KINDS = {"slack": Kind.SLACK, "push": Kind.PUSH, "callback": Kind.CALLBACK}
 HIDDEN = "••••••••"
 
 
@@ -79,6 +80,16 @@ def settings_test(request: HttpRequest, access: Access, kind: str) -> HttpRespon
         "test_error": error,
     }
     return render(request, "spaces/settings.html#deliveries", context, status=status)
+
+
+@org_view()
+def settings_deliveries(request: HttpRequest, access: Access, kind: str) -> HttpResponse:
+    """The last deliveries of one kind: the partial the page re-fetches on live events."""
+    if kind not in KINDS:
+        raise Http404("No such kind of delivery")
+    rows = queries.recent_deliveries(access.space, KINDS[kind])
+    context = {"access": access, "kind": kind, "rows": rows}
+    return render(request, "spaces/settings.html#deliveries", context)
 
 
 def _flash_result(request: HttpRequest, row: Delivery | None, error: str) -> None:

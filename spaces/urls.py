@@ -22,6 +22,11 @@ urlpatterns = [
         name="settings_callback",
     ),
     path("settings/<slug:kind>/test/", settings_views.settings_test, name="settings_test"),
+    path(
+        "settings/<slug:kind>/deliveries/",
+        settings_views.settings_deliveries,
+        name="settings_deliveries",
+    ),
     path("audit/", views.audit_log, name="audit"),
     path("edit/", views.space_edit, name="edit"),
     path("edit/delete/", views.space_delete, name="delete"),

@@ -1,9 +1,11 @@
 import pytest
 from django.urls import reverse
 
+from jobs import lifecycle
 from notifications.models import Delivery
 from spaces import actions
 from spaces.models import AuditEntry, SpaceSettings
+from tests.conftest import create_job
 from tests.dashboard.conftest import HTMX, signed_in
 from tests.receivers import receiver  # noqa: F401 - fixture
 
@@ -256,3 +258,19 @@ def test_csrf_is_enforced(owner, space):
     r = client.post(url(space, "spaces:settings_slack"), {"slack_webhook_url": SLACK}, **HTMX)
     assert r.status_code == 403
     assert conf(space).slack_webhook_url == ""
+
+
+def test_deliveries_partial_lists_a_kinds_rows_for_members(member_client, stranger_client, space):
+    job = create_job(space, callback_url="https://callbacks.example.test/done")
+    lifecycle.kill(job, actor=lifecycle.Actor.system("test"))
+    row = Delivery.objects.get(space=space, kind="callback")
+    partial = url(space, "spaces:settings_deliveries", "callback")
+    r = member_client.get(partial, **HTMX)
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="callback-deliveries"' in body
+    assert "<html" not in body
+    assert f'data-delivery-id="{row.pk}"' in body
+    assert str(job.pk)[:8] in body
+    assert stranger_client.get(partial, **HTMX).status_code == 404
+    assert member_client.get(url(space, "spaces:settings_deliveries", "email")).status_code == 404
