@@ -139,15 +139,17 @@
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && Date.now() - lastFetch > SLOW_MS) refresh();
   });
-  let resizing = null;
-  window.addEventListener("resize", () => {
-    clearTimeout(resizing);
-    resizing = setTimeout(() => {
-      Object.entries(plots).forEach(([id, plot]) => {
-        const el = document.getElementById(id);
-        if (el) plot.setSize({ width: Math.max(280, el.clientWidth), height: 220 });
-      });
-    }, 150);
+  // Follow each chart's box (window resizes, phone rotation, the grid reflowing).
+  const fit = new ResizeObserver((entries) => {
+    entries.forEach((entry) => {
+      const plot = plots[entry.target.id];
+      const width = Math.max(280, Math.floor(entry.contentRect.width));
+      if (plot && plot.width !== width) plot.setSize({ width, height: 220 });
+    });
+  });
+  ["chart-throughput", "chart-latency"].forEach((id) => {
+    const el = document.getElementById(id);
+    if (el) fit.observe(el);
   });
   refresh();
 })();

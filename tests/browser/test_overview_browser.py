@@ -70,3 +70,8 @@ def test_overview_draws_charts_updates_live_and_pauses_a_queue(page, live_url):
     expect(page.locator("#chart-throughput")).to_have_attribute("data-window", "day")
     assert "window=day" in page.url
     shot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(
+        "document.querySelector('#chart-latency canvas').getBoundingClientRect().right <= 390"
+    )
+    shot(page, "overview-phone")
