@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from spaces.models import ApiToken, SpaceSettings
+from spaces.models import ApiToken, Space, SpaceSettings
 from tests.browser.conftest import shot
 from tests.receivers import receiver  # noqa: F401 - fixture
 
@@ -35,14 +35,21 @@ def test_token_is_created_shown_once_and_revoked(signed_in_page: Page, live_url,
     page.check("#scope-jobs-worker")
     page.check("#scope-jobs-create")
     page.click("#token-create-submit")
-    secret = page.locator("#token-secret")
-    expect(secret).to_have_text(re.compile(r"^emr_\S{20,}$"))
+    secret_box = page.locator("#token-secret")
+    expect(secret_box).to_have_text(re.compile(r"^emr_\S{20,}$"))
     token = ApiToken.objects.get(space=space)
-    assert secret.text_content().startswith(token.prefix)
+    first_secret = secret_box.text_content()
+    assert first_secret.startswith(token.prefix)
     expect(page.locator(f'tr[data-token-id="{token.pk}"]')).to_have_attribute(
         "data-state", "active"
     )
     shot(page, "space-tokens-created")
+
+    page.fill("#id_name", "producer")  # the form stays ready for the next one
+    page.check("#scope-jobs-create")
+    page.click("#token-create-submit")
+    expect(page.locator("#token-secret")).not_to_have_text(first_secret)
+    expect(page.locator("#token-list tbody tr")).to_have_count(2)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(f'tr[data-token-id="{token.pk}"] button', has_text="Revoke").click()
@@ -94,3 +101,18 @@ def test_rename_is_swapped_in_and_shows_in_the_audit_log(signed_in_page: Page, l
     page.goto(space_url(live_url, space, "audit/"))
     expect(page.locator('tr[data-action="space.update"]')).to_contain_text("Billing jobs")
     shot(page, "space-audit")
+
+
+def test_delete_after_typing_the_slug_lands_on_the_organization(
+    signed_in_page: Page, live_url, space
+):
+    page = signed_in_page
+    page.goto(space_url(live_url, space, "edit/"))
+    page.fill("#id_confirm_slug", "not-it")
+    page.click("#space-delete-submit")
+    expect(page.locator("#id_confirm_slug-error")).to_be_visible()
+    page.fill("#id_confirm_slug", space.slug)
+    page.click("#space-delete-submit")
+    expect(page).to_have_url(f"{live_url}/o/{space.organization.slug}/")
+    expect(page.get_by_text(f"Space {space.name} deleted.")).to_be_visible()
+    assert not Space.objects.filter(pk=space.pk).exists()
