@@ -24,6 +24,9 @@ accesslog = None  # the app writes its own access line (emitrun.access), with th
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = os.environ.get("EMITRUN_NODE", "emitrun") + "-web"
+# gunicorn's control socket defaults to one path per user: two nodes on one machine would
+# fight over it. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_worker_init(worker: Any) -> None:
