@@ -84,7 +84,7 @@ def job_events(entries: list[tuple[Any, str, dict | None]], *, at: datetime) -> 
     nothing). One tuple per event, read now: the job objects change after this call.
     """
     rows = [
-        (str(job.space_id), job.name, type_, job.run_at, job.started_at)
+        (str(job.space_id), job.name, type_, job.run_at, job.delivered_at, job.started_at)
         for job, type_, _ in entries
         if type_ in OUTCOMES or type_ in _STARTS or type_ in _ENDS
     ]
@@ -92,11 +92,16 @@ def job_events(entries: list[tuple[Any, str, dict | None]], *, at: datetime) -> 
         transaction.on_commit(partial(_observe, rows, at))
 
 
-def _observe(rows: list[tuple[str, str, str, datetime, datetime | None]], at: datetime) -> None:
-    for space, name, type_, run_at, started_at in rows:
+def _observe(rows: list[tuple], at: datetime) -> None:
+    for space, name, type_, run_at, delivered_at, started_at in rows:
         if type_ in OUTCOMES:
             JOBS.labels(space, name, OUTCOMES[type_]).inc()
-        if type_ in _STARTS and run_at is not None:
+        # A job waits until it is handed out: delivered, or started by a claim that acks (an
+        # ack after a delivery starts a job that already stopped waiting).
+        handed_out = type_ == "job.delivered" or (
+            type_ == "job.started" and delivered_at == started_at
+        )
+        if handed_out and run_at is not None:
             WAIT_SECONDS.observe(max((at - run_at).total_seconds(), 0.0))
         if type_ in _ENDS and started_at is not None:
             RUN_SECONDS.observe(max((at - started_at).total_seconds(), 0.0))

@@ -50,6 +50,7 @@ def test_counters_move_only_when_the_transition_commits(
     labels = {"space": str(space.id), "name": running_job.name, "outcome": "completed"}
     before = _sample("emitrun_jobs_total", **labels)
     runs = _sample("emitrun_job_run_seconds_count")
+    waits = _sample("emitrun_job_wait_seconds_count")
     with django_capture_on_commit_callbacks(execute=False):
         lifecycle.complete(
             running_job, actor=SYSTEM, lease_id=str(running_job.lease_id), result=None
@@ -63,6 +64,7 @@ def test_counters_move_only_when_the_transition_commits(
         lifecycle.complete(job, actor=SYSTEM, lease_id=str(job.lease_id), result=None)
     assert _sample("emitrun_jobs_total", **labels) == before + 1
     assert _sample("emitrun_job_run_seconds_count") == runs + 1
+    assert _sample("emitrun_job_wait_seconds_count") == waits + 1  # delivered, not again at ack
 
 
 @pytest.fixture
