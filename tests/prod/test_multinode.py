@@ -4,6 +4,7 @@ cross nodes, metrics move, and a node dying loses nothing while the other keeps 
 
 import asyncio
 import json
+import os
 import threading
 import time
 
@@ -13,27 +14,29 @@ from websockets.asyncio.client import connect
 
 from tests.prod.conftest import Worker, create_jobs, metric, run_workers
 
-pytestmark = pytest.mark.prod
+pytestmark = [pytest.mark.prod, pytest.mark.timeout(600)]  # the layout starts within a test
+# The 5,000; a machine shared with other heavy work may run a smaller drain.
+DRAIN = int(os.environ.get("EMITRUN_PROD_DRAIN_JOBS", "5000"))
 
 
 def test_eight_workers_over_both_nodes_complete_5000_jobs_exactly_once(prod):
     space, layout = prod.spaces["drain"], prod.layout
-    ids = create_jobs(layout.url, space, 5000)
+    ids = create_jobs(layout.url, space, DRAIN)
     stop = threading.Event()
     workers = [
         Worker(f"w{i}", [layout.web_url("a" if i % 2 else "b")], space, stop, lease=60)
         for i in range(8)
     ]
-    run_workers(workers, lambda: sum(len(w.completed) for w in workers) >= 5000, timeout=420)
+    run_workers(workers, lambda: sum(len(w.completed) for w in workers) >= DRAIN, timeout=420)
 
     done = [job for w in workers for job in w.completed]
-    assert len(done) == 5000
+    assert len(done) == DRAIN
     assert set(done) == set(ids)
     assert all(len(w.completed) > 0 for w in workers)  # every worker, on both nodes, took work
     rows = prod.sql(
         "SELECT status, count(*) FROM jobs_job WHERE space_id = %s GROUP BY status", [space.id]
     )
-    assert rows == [("completed", 5000)]
+    assert rows == [("completed", DRAIN)]
     twice = prod.sql(
         "SELECT job_id FROM jobs_jobevent WHERE space_id = %s AND type IN "
         "('job.completed', 'job.started') GROUP BY job_id, type HAVING count(*) > 1",
