@@ -5,12 +5,14 @@ cross nodes, metrics move, and a node dying loses nothing while the other keeps 
 import asyncio
 import json
 import os
+import signal
 import threading
 import time
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.prod.conftest import Worker, create_jobs, metric, run_workers
 
@@ -109,6 +111,47 @@ def test_metrics_move_as_jobs_are_processed(prod):
     )
     # The load balancer never hands out metrics; a scrape goes to each node directly.
     assert httpx.get(f"{layout.url}/metrics", timeout=10).status_code == 404
+
+
+def test_a_stopping_node_answers_long_polls_empty_and_tells_streams_to_reconnect(prod):
+    space, layout = prod.spaces["stream"], prod.layout
+    ws_url = layout.stream_url("b").replace("http", "ws") + f"/api/v1/realtime/spaces/{space.id}"
+    poll: dict = {}
+
+    def long_poll() -> None:
+        started = time.monotonic()
+        r = httpx.post(
+            f"{layout.web_url('b')}/api/v1/spaces/{space.id}/jobs/poll",
+            json={"wait_seconds": 25, "names": ["nothing-here"]},
+            headers=space.headers,
+            timeout=40,
+        )
+        poll.update(status=r.status_code, jobs=r.json()["jobs"], took=time.monotonic() - started)
+
+    async def stream_close_code() -> int:
+        async with connect(ws_url, additional_headers=space.headers) as ws:
+            await asyncio.wait_for(ws.recv(), 10)  # stream.hello
+            thread.start()
+            await asyncio.sleep(1.5)  # the long-poll is waiting on node b
+            for name in ("web-b", "streams-b"):
+                layout.processes[name].signal(signal.SIGTERM)
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 20)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else -1
+
+    thread = threading.Thread(target=long_poll)
+    try:
+        assert asyncio.run(stream_close_code()) == 1012  # service restart: reconnect
+        thread.join(30)
+        assert (poll["status"], poll["jobs"]) == (200, [])
+        assert poll["took"] < 15  # answered when the node stopped, not after 25 s
+    finally:
+        for name in ("web-b", "streams-b"):
+            layout.processes[name].wait(30)
+            layout.processes[name].start()
+        layout.wait_ready(60, nodes=("b",))
 
 
 def test_a_node_killed_mid_run_loses_nothing_and_the_other_keeps_serving(prod):
