@@ -131,8 +131,13 @@ def test_a_stopping_node_answers_long_polls_empty_and_tells_streams_to_reconnect
     async def stream_close_code() -> int:
         async with connect(ws_url, additional_headers=space.headers) as ws:
             await asyncio.wait_for(ws.recv(), 10)  # stream.hello
+            claims = metric(layout.web_url("b"), "emitrun_claim_seconds_count")
             thread.start()
-            await asyncio.sleep(1.5)  # the long-poll is waiting on node b
+            deadline = time.monotonic() + 30
+            while metric(layout.web_url("b"), "emitrun_claim_seconds_count") == claims:
+                assert time.monotonic() < deadline, "the long-poll never reached node b"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)  # its first look found nothing: now it waits
             for name in ("web-b", "streams-b"):
                 layout.processes[name].signal(signal.SIGTERM)
             try:
