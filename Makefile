@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # Parallel test workers (pytest-xdist); each gets its own test database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test test-unit test-browser lint format migrate clean
+.PHONY: install run test test-unit test-browser test-prod prod lint format migrate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: install
 
 test-unit: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not browser and not chaos" -q
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not browser and not chaos and not prod" -q
 
 test: lint test-unit
 
@@ -50,6 +50,16 @@ test: lint test-unit
 test-browser: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest -p no:xdist -m browser tests/browser -q
+
+# The production layout on this machine (docs/deploy.md): 2 nodes (gunicorn + uvicorn each)
+# behind nginx, 2 Celery workers, 1 beat, on PostgreSQL and Redis. Ctrl-C stops it.
+prod: install
+	$(PY) scripts/prod.py
+
+# That layout under test, with real processes: its own stage, one pytest process.
+test-prod: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -p no:xdist -m prod tests/prod -q
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -1,7 +1,10 @@
-"""Request ids on every response, and JSON (never HTML) errors under /api/."""
+"""Request ids on every response, the request's log context and metrics, and JSON (never
+HTML) errors under /api/.
+"""
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -9,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
+from emitrun import logs, metrics
 from emitrun.errors import ServiceUnavailable, error_response
 
 log = logging.getLogger("emitrun.request")
@@ -16,17 +20,44 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Takes a sane X-Request-Id from the client or makes one; echoes it back."""
+    """Takes a sane X-Request-Id from the client or makes one; echoes it back. The id, and
+    the space and job the route names, go on every log line of the request; its latency
+    goes to the metrics and the access log.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         incoming = request.headers.get("X-Request-Id", "")
         request.request_id = incoming if _CLIENT_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
-        response["X-Request-Id"] = request.request_id
-        return response
+        logs.clear()
+        logs.bind(request_id=request.request_id)
+        try:
+            response = self.get_response(request)
+            response["X-Request-Id"] = request.request_id
+            self._finish(request, response.status_code, started)
+            return response
+        finally:
+            logs.clear()
+
+    def process_view(self, request: HttpRequest, view: Callable, args: tuple, kwargs: dict) -> None:
+        logs.bind(space_id=_id(kwargs.get("space_id")), job_id=_id(kwargs.get("job_id")))
+
+    @staticmethod
+    def _finish(request: HttpRequest, status: int, started: float) -> None:
+        if logs.space_id.get() is None:  # a token's routes that name no space
+            token = getattr(request, "auth", None)
+            logs.bind(space_id=str(getattr(token, "space_id", "") or "") or None)
+        metrics.observe_request(request, status, time.perf_counter() - started)
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None and match.route else "unmatched"
+        logs.access(request.method or "", route, status, started)
+
+
+def _id(raw: object) -> str | None:
+    return raw if isinstance(raw, str) and _CLIENT_ID.match(raw) else None
 
 
 class ApiErrorMiddleware:

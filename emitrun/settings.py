@@ -6,6 +6,7 @@ REDIS_URL switch to PostgreSQL and Redis, which is what production and the test
 suite use. docs/configuration.md lists every variable.
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -178,6 +179,8 @@ else:
     }
 
 CELERY_TASK_ACKS_LATE = True
+# Celery keeps its hands off the root logger when logs are JSON, so tasks log like the web.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = env_str("LOG_FORMAT", "plain") != "json"
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -278,13 +281,48 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Logs and metrics (docs/deploy.md) ---------------------------------------------
+# "json": one object a line with request_id, space_id and job_id (production); "plain".
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+# One line per HTTP request (method, route pattern, status, duration) on emitrun.access.
+EMITRUN_ACCESS_LOG = env_bool("EMITRUN_ACCESS_LOG", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "emitrun.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "emitrun.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "emitrun.access": {"level": "INFO" if EMITRUN_ACCESS_LOG else "WARNING"},
+    },
 }
+
+# /metrics answers a request bearing this token, or coming from these networks; anyone
+# else gets 404. The load balancer does not route /metrics: scrape each node directly.
+EMITRUN_METRICS_TOKEN = env_secret("EMITRUN_METRICS_TOKEN")
+
+
+def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+
+
+EMITRUN_METRICS_NETWORKS = _networks("EMITRUN_METRICS_NETWORKS", ["127.0.0.1/32", "::1/128"])
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

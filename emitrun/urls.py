@@ -3,7 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from emitrun import health
+from emitrun import health, metrics
 from emitrun.errors import error_body
 from orgs.views import accounts as account_views
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("health", health.health),
     path("health/live", health.live),
     path("health/ready", health.ready),
+    path("metrics", metrics.metrics_view),
     path("api/v1/", include("jobs.api.urls")),
     path("", include("jobs.api.realtime")),  # Spooled realtime: login, refresh, SSE
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -37,7 +37,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from emitrun import realtime
+from emitrun import metrics, realtime
 from emitrun.env import env_float, env_int
 from emitrun.errors import Unauthenticated
 from jobs.events import StreamMessage
@@ -296,6 +296,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Taken before accept: whatever the client causes once connected is newer.
         self.opening = await db(snapshot)(self.access)
         await self.accept(creds.subprotocol)
+        metrics.WEBSOCKETS.inc()
+        self.counted = True
         self.last_sent = time.monotonic()
         self.task = asyncio.create_task(self._run(creds.since))
 
@@ -317,6 +319,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.tailing = True
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            metrics.WEBSOCKETS.dec()
+            self.counted = False
         if self.task is not None:
             self.task.cancel()
         if self.group is not None:

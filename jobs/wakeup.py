@@ -22,6 +22,7 @@ _conditions: dict[str, threading.Condition] = {}
 _versions: dict[str, int] = {}
 _listener: threading.Thread | None = None
 _stop = threading.Event()
+_draining = threading.Event()
 
 
 def _condition(key: str) -> threading.Condition:
@@ -46,7 +47,23 @@ def wait(space_id: UUID | str, seen: int, timeout: float) -> bool:
     key = str(space_id)
     cond = _condition(key)
     with cond:
-        return cond.wait_for(lambda: _versions[key] != seen, timeout=timeout)
+        return cond.wait_for(lambda: _versions[key] != seen or _draining.is_set(), timeout=timeout)
+
+
+def drain() -> None:
+    """The process is stopping: every long-poll returns now, empty, and new ones do not wait
+    (the server's graceful shutdown then finishes them instead of cutting them off).
+    """
+    _draining.set()
+    with _lock:
+        conditions = list(_conditions.values())
+    for cond in conditions:
+        with cond:
+            cond.notify_all()
+
+
+def draining() -> bool:
+    return _draining.is_set()
 
 
 def _wake_local(key: str) -> None:

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from emitrun import metrics
 from jobs import lifecycle, wakeup
 from jobs.api.base import SpaceAPIView
 from jobs.api.fields import check_size
@@ -54,15 +55,16 @@ class PollView(SpaceAPIView):
         deadline = time.monotonic() + inp["wait_seconds"]
         while True:
             seen = wakeup.version(space.pk)
-            jobs = lifecycle.poll(
-                space,
-                limit=inp["limit"],
-                names=inp.get("names"),
-                worker_id=inp["worker_id"],
-                actor=self.actor(request),
-            )
+            with metrics.claim_timer():
+                jobs = lifecycle.poll(
+                    space,
+                    limit=inp["limit"],
+                    names=inp.get("names"),
+                    worker_id=inp["worker_id"],
+                    actor=self.actor(request),
+                )
             remaining = deadline - time.monotonic()
-            if jobs or remaining <= 0:
+            if jobs or remaining <= 0 or wakeup.draining():  # a stopping node answers now
                 return _jobs(jobs)
             if not connection.in_atomic_block:
                 connection.close()  # give the connection back to the pool while waiting
@@ -81,14 +83,15 @@ class ClaimView(SpaceAPIView):
         space = self.space(request)
         inp = self.valid(ClaimInput, request.data).validated_data
         names = [inp["queue_name"]] if inp.get("queue_name") else None
-        jobs = lifecycle.claim_running(
-            space,
-            limit=inp["limit"],
-            names=names,
-            worker_id=inp["worker_id"],
-            lease_seconds=inp["lease_duration_secs"],
-            actor=self.actor(request),
-        )
+        with metrics.claim_timer():
+            jobs = lifecycle.claim_running(
+                space,
+                limit=inp["limit"],
+                names=names,
+                worker_id=inp["worker_id"],
+                lease_seconds=inp["lease_duration_secs"],
+                actor=self.actor(request),
+            )
         return _jobs(jobs)
 
 

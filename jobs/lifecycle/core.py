@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from emitrun import realtime
+from emitrun import metrics, realtime
 from emitrun.errors import InvalidState, JobKilled, LeaseExpired
 from jobs import wakeup
 from jobs.models import LEASED, TERMINAL, Job, JobEvent, Status
@@ -135,6 +135,7 @@ def record_many(
         ]
     )
     outbox.enqueue_many([(job, event) for (job, _, _), event in zip(entries, events, strict=True)])
+    metrics.job_events(entries, at=at)
     messages = [realtime.message(event) for event in events]
     transaction.on_commit(partial(realtime.publish, messages))
     pending_spaces = {job.space_id for job, _, _ in entries if job.status == Status.PENDING}
