@@ -407,3 +407,19 @@ class EventOut(serializers.Serializer):
 
 
 AckInput = LeaseInput
+
+
+class BatchItemInput(LeaseInput):
+    """One item of a batch ack or complete: the job, the caller's lease, the result."""
+
+    aliases = {**LEASE_ALIASES, "job_id": "id"}
+    id = serializers.UUIDField()
+    result = serializers.JSONField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_size("result", attrs.get("result"))
+        return attrs
+
+
+class BatchInput(Input):
+    jobs = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=100)
