@@ -17,7 +17,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     stack = Stack(Config())
     os.environ.update(stack.env())
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-m", "bench.seed"], cwd=ROOT, env=stack.env(), capture_output=True,
         text=True, check=True,
     ).stdout  # fmt: skip
@@ -34,7 +34,7 @@ def main() -> None:
 
     def post(path: str, body: dict) -> dict:
         r = client.post(path, json.dumps(body), content_type="application/json")
-        assert r.status_code < 300, r.content  # noqa: S101 - a broken run must stop
+        assert r.status_code < 300, r.content
         return r.json()
 
     def cycle() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
     for _ in range(n):
         cycle()
     profiler.stop()
-    print(profiler.output_text(unicode=True, color=False, show_all=False))  # noqa: T201
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
 
 
 if __name__ == "__main__":
