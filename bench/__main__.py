@@ -43,7 +43,11 @@ def main() -> None:
             if name in only:
                 print(f"== {name}", flush=True)
                 fn = globals()[f"scenario_{name}"]
-                results["scenarios"][name] = fn(stack, ctx, seconds, args.quick, results)
+                try:
+                    results["scenarios"][name] = fn(stack, ctx, seconds, args.quick, results)
+                except Exception as exc:  # noqa: BLE001 - report it and run the others
+                    print(f"   {name} failed: {exc!r}", flush=True)
+                    results.setdefault("failed", {})[name] = repr(exc)
     finally:
         stack.stop()
     results["wall_seconds"] = round(time.time() - started)
@@ -72,7 +76,7 @@ def scenario_raw(stack: Stack, ctx: dict, seconds: float, quick: bool, _: dict) 
     }
     for name, step in variants.items():
         sql.reset(url)
-        sql.fill(url, space, 40_000)
+        sql.fill(url, space, 20_000)
         out[name] = sql.run(url, step, 16, seconds)
     sql.reset(url)
     out["insert_batch_100"] = sql.run(url, partial(sql.insert100, space=space), 16, seconds)
@@ -92,10 +96,10 @@ def scenario_enqueue(stack: Stack, ctx: dict, seconds: float, quick: bool, _: di
 def scenario_lifecycle(stack: Stack, ctx: dict, seconds: float, quick: bool, res: dict) -> dict:
     out = {}
     plan = [
-        ("poll_ack_complete", workloads.lifecycle, (4, 16, 64), 15_000),
-        ("poll_batch_ack_complete", workloads.lifecycle_batch, (4, 16, 64), 40_000),
-        ("claim_complete", workloads.claim, (16,), 15_000),
-        ("claim_batch_complete", workloads.claim_batch, (16,), 40_000),
+        ("poll_ack_complete", workloads.lifecycle, (4, 16, 64), 10_000),
+        ("poll_batch_ack_complete", workloads.lifecycle_batch, (4, 16, 64), 20_000),
+        ("claim_complete", workloads.claim, (16,), 10_000),
+        ("claim_batch_complete", workloads.claim_batch, (16,), 20_000),
     ]
     peak: dict[str, float] = {}
     stop = threading.Event()

@@ -78,6 +78,8 @@ def markdown(res: dict) -> str:
     lines += _dispatch(sc.get("dispatch"))
     lines += _scale(sc.get("scale"))
     lines += _memory(res.get("memory", {}))
+    if res.get("failed"):
+        lines += ["", f"Scenarios that failed: {res['failed']}"]
     lines += ["", "## Targets (issue 7)", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(res)]
     return "\n".join(lines) + "\n"

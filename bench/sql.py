@@ -44,12 +44,23 @@ def fill(url: str, space: str, n: int, *, status: str = "pending", age_days: int
         conn.execute(sql, [*params, n])
 
 
-def reset(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "TRUNCATE jobs_jobevent, jobs_jobtag, notifications_delivery, jobs_job CASCADE"
-        )
-        conn.execute("VACUUM ANALYZE jobs_job")
+def reset(url: str, attempts: int = 10) -> None:
+    """Empties the job tables between scenarios. The servers may still be finishing a
+    request or a sweep, so a lock conflict waits a moment and tries again.
+    """
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SET lock_timeout = '5s'")
+                conn.execute(
+                    "TRUNCATE jobs_jobevent, jobs_jobtag, notifications_delivery, jobs_job CASCADE"
+                )
+                conn.execute("VACUUM ANALYZE jobs_job")
+                return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _per_job(conn: psycopg.Connection, space: str, ids: list, events: bool) -> None:
