@@ -33,9 +33,9 @@ def main() -> None:
         "scenarios": {},
     }
     print("preparing database and starting servers ...", flush=True)
-    stack.prepare_database()
-    stack.start()
     try:
+        stack.prepare_database()
+        stack.start()
         time.sleep(2)
         results["memory"] = {"at_rest_mb": stack.rss_mb()}
         ctx = context(stack)

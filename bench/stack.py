@@ -115,7 +115,7 @@ class Stack:
         return {name: round(tree_rss_kb(p.pid) / 1024, 1) for name, p in self.procs.items()}
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(url: str, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -152,3 +152,13 @@ def test_batch_complete_query_count_does_not_grow_with_the_batch(api, space):
 
     queries_for(1)  # the token's first use records last_used_at once
     assert queries_for(2) == queries_for(20) <= 8
+
+
+def test_a_single_complete_reads_twice_and_writes_twice(api, space):
+    jobs = running(space, 2)
+    ok(api.worker.post(f"/api/v1/jobs/{jobs[0].id}/complete", items(jobs[:1])[0]))
+    with CaptureQueriesContext(connection) as ctx:  # the token is cached by now
+        ok(api.worker.post(f"/api/v1/jobs/{jobs[1].id}/complete", items(jobs[1:])[0]))
+    statements = [q["sql"].split()[0] for q in ctx.captured_queries]
+    statements = [s for s in statements if s not in ("SAVEPOINT", "RELEASE")]
+    assert statements == ["SELECT", "SELECT", "UPDATE", "INSERT"]
