@@ -162,3 +162,13 @@ def test_a_single_complete_reads_twice_and_writes_twice(api, space):
     statements = [q["sql"].split()[0] for q in ctx.captured_queries]
     statements = [s for s in statements if s not in ("SAVEPOINT", "RELEASE")]
     assert statements == ["SELECT", "SELECT", "UPDATE", "INSERT"]
+
+
+def test_the_shared_job_renderer_answers_what_the_serializer_does(api, space):
+    from jobs.api.serializers import JobOut, job_data
+
+    (pending,) = [create_job(space, payload={"a": [1]}, tags=["x"], priority=5)]
+    (run,) = running(space, 1)
+    lifecycle.progress(run, percent=50, message="half", actor=SYSTEM, lease_id=str(run.lease_id))
+    for job in Job.objects.select_related("space").filter(pk__in=[pending.pk, run.pk]):
+        assert job_data(job) == dict(JobOut(job).data)

@@ -355,6 +355,14 @@ class JobOut(serializers.Serializer):
     completed_at = serializers.DateTimeField()
 
 
+_JOB_OUT = JobOut()  # bound once: a serializer per call deep-copies its 31 fields
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    """JobOut(job).data without building a serializer per call (the hot worker paths)."""
+    return _JOB_OUT.to_representation(job)
+
+
 class JobSummaryOut(serializers.Serializer):
     """A list item: Spooled's JobSummary fields, plus name and progress."""
 
