@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from bench import load, report, sql, workloads
 from bench.stack import ROOT, Config, Stack
@@ -20,6 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="shorter runs, scale up to 100k")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma list of scenarios")
+    parser.add_argument("--merge", help="a results JSON whose other scenarios to keep")
     args = parser.parse_args()
     only = set(args.only.split(","))
     seconds = 2.0 if args.quick else 5.0
@@ -51,7 +53,19 @@ def main() -> None:
     finally:
         stack.stop()
     results["wall_seconds"] = round(time.time() - started)
+    if args.merge:
+        results = merged(json.loads(Path(args.merge).read_text()), results)
     save(results)
+
+
+def merged(earlier: dict, later: dict) -> dict:
+    """The earlier run with the later run's scenarios (re-run ones) put in."""
+    earlier["scenarios"].update(later["scenarios"])
+    for name in later["scenarios"]:
+        earlier.get("failed", {}).pop(name, None)
+    earlier["wall_seconds"] = earlier.get("wall_seconds", 0) + later["wall_seconds"]
+    earlier["rerun"] = {"at": later["at"], "scenarios": sorted(later["scenarios"])}
+    return earlier
 
 
 def context(stack: Stack) -> dict:
@@ -176,7 +190,10 @@ def scenario_scale(stack: Stack, ctx: dict, seconds: float, quick: bool, _: dict
             sql.fill(url, space, level - have, status="completed", age_days=2)
             have = level
         with sql.psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DELETE FROM jobs_job WHERE status <> 'completed'")
+            # The previous level's claimed and pending jobs go, with their events.
+            gone = "SELECT id FROM jobs_job WHERE status <> 'completed'"
+            conn.execute(f"DELETE FROM jobs_jobevent WHERE job_id IN ({gone})")
+            conn.execute(f"DELETE FROM jobs_job WHERE id IN ({gone})")
             conn.execute("VACUUM ANALYZE jobs_job")
         sql.fill(url, space, 1000)
         out[f"finished_{level}"] = probe(stack, ctx, quick)

@@ -39,7 +39,12 @@ def markdown(res: dict) -> str:
         f"Machine: {res['machine']['cpus']} CPUs, load average at start "
         f"{', '.join(f'{x:.2f}' for x in res['machine']['loadavg_at_start'])}, Python "
         f"{res['machine']['python']}, PostgreSQL {res['machine']['postgres']}. "
-        f"Wall time {res.get('wall_seconds', '?')} s.",
+        f"Wall time {res.get('wall_seconds', '?')} s."
+        + (
+            f" Re-run at {res['rerun']['at']}: {', '.join(res['rerun']['scenarios'])}."
+            if res.get("rerun")
+            else ""
+        ),
         "",
         "Layout: " + "; ".join(f"{k}: {v}" for k, v in res["layout"].items()) + ".",
         "",
@@ -220,7 +225,12 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
             ("dashboard_jobs_page", "dashboard jobs page"),
         ):
             v = _get(last, "latency_ms", op)
-            if v and v.get("n"):
+            failed = {k: n for k, n in last.get("errors", {}).items() if k.split()[0] == op}
+            if failed:
+                out.append(
+                    (f"{label} at {level} jobs: p95 ≤ 100 ms", f"not measured: {failed}", False)
+                )
+            elif v and v.get("n"):
                 out.append(
                     (
                         f"{label} at {level} jobs: p95 ≤ 100 ms",
