@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # Parallel test workers (pytest-xdist); each gets its own test database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test test-unit test-browser test-prod prod lint format migrate clean
+.PHONY: install run test test-unit test-browser test-prod prod lint format migrate clean bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,3 +67,18 @@ format: install
 
 clean:
 	rm -rf $(VENV) db staticfiles
+
+# Benchmarks (not part of `make test`): its own virtualenv with the peers and profilers,
+# its own database (emitrun_bench) and Redis db 5. Results: bench/results/ (latest.md,
+# and <stamp>.json, git-ignored). BENCH_ARGS=--quick for a short run.
+BENCH_VENV ?= .venv-bench
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.installed: requirements.txt requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -r requirements.txt -r requirements-bench.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)

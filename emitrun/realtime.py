@@ -4,12 +4,14 @@ The database is the truth: a client that misses a message replays it from its
 last `seq`. So a channel layer outage is logged and never fails a job request.
 """
 
+import asyncio
 import logging
+import os
 import threading
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core import signing
 
 from jobs.events import StreamMessage
@@ -53,18 +55,56 @@ def message(event: object) -> StreamMessage:
     }
 
 
+# Longest a request waits for its publish; the layer's own connect timeout is shorter.
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
 def publish(messages: list[StreamMessage]) -> None:
     """Sends each message to its space group and its job group."""
     layer = get_channel_layer()
     if layer is None or not messages:
         return
+    future = None
     try:
-        async_to_sync(_send_all)(layer, messages)
+        if isinstance(layer, InMemoryChannelLayer):  # its queues belong to the caller's loop
+            async_to_sync(_send_all)(layer, messages)
+            return
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, messages), _loop())
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
     except Exception:
+        if future is not None:
+            future.cancel()
         _count_failure()
         log.warning(
             "could not publish %d event(s) to the channel layer", len(messages), exc_info=True
         )
+
+
+_publisher: tuple[int, asyncio.AbstractEventLoop | None] = (0, None)
+_publisher_lock = threading.Lock()
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """This process's publishing loop, on its own thread (made anew after a fork).
+
+    One long-lived loop keeps the channel layer's Redis connections open between
+    requests; async_to_sync would run each publish on a fresh loop with fresh
+    connections, which cost a request several milliseconds.
+    """
+    global _publisher
+    pid, loop = _publisher
+    if loop is not None and pid == os.getpid() and loop.is_running():
+        return loop
+    with _publisher_lock:
+        pid, loop = _publisher
+        if loop is None or pid != os.getpid() or not loop.is_running():
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+            loop.call_soon(ready.set)
+            threading.Thread(target=loop.run_forever, name="emitrun-publish", daemon=True).start()
+            ready.wait(5)
+            _publisher = (os.getpid(), loop)
+        return loop
 
 
 async def _send_all(layer: object, messages: list[StreamMessage]) -> None:

@@ -256,6 +256,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EMITRUN_MAX_BODY_BYTES", 8 * 1024 * 1024,
 EMITRUN_MAX_PAYLOAD_BYTES = env_int("EMITRUN_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
 # Requests per token: "N/s", "N/min" or "N/hour"; empty turns throttling off.
 EMITRUN_TOKEN_RATE = env_str("EMITRUN_TOKEN_RATE", "6000/min")
+# How long a process may reuse a verified API token (and its space) without reading it
+# again; revocations and space changes evict at once (spaces/token_cache.py). 0: off.
+EMITRUN_TOKEN_CACHE_SECONDS = env_float("EMITRUN_TOKEN_CACHE_SECONDS", 10.0, minimum=0)
 # Longest long-poll a worker may ask for.
 EMITRUN_MAX_WAIT_SECONDS = 30
 

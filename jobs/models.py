@@ -62,7 +62,9 @@ class Queue(models.Model):
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="jobs")
+    # No index of its own: every index below leads with space, and each extra index on
+    # this table is one more write per job insert and status change.
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="jobs", db_index=False)
     name = models.CharField(max_length=64)  # also the Spooled queue_name
     status = models.CharField(max_length=16, choices=Status.choices)
     payload = models.JSONField(null=True, blank=True)
@@ -168,8 +170,9 @@ class JobTag(models.Model):
     btree index, on PostgreSQL and SQLite alike, and always within one space.
     """
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tag_rows")
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    # jobtag_unique leads with job, jobtag_lookup_idx with space: no FK indexes needed.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tag_rows", db_index=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+", db_index=False)
     tag = models.CharField(max_length=255)
 
     class Meta:
@@ -184,8 +187,9 @@ class JobEvent(models.Model):
     """One entry of a job's history. Its id is the `seq` that orders a space's stream."""
 
     id = models.BigAutoField(primary_key=True)
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    # jobevent_job_idx and jobevent_space_idx lead with these: no FK indexes needed.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events", db_index=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+", db_index=False)
     type = models.CharField(max_length=80)  # job.created, job.progress, ...
     status = models.CharField(max_length=16)  # the job's status after the event
     data = models.JSONField(null=True, blank=True)

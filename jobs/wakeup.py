@@ -5,14 +5,23 @@ ASGI/WSGI nodes, Celery promoting scheduled jobs) PostgreSQL LISTEN/NOTIFY carri
 the signal: each process runs one listener thread that relays notifications to its
 waiters. On SQLite only the in-process signal exists; pollers also re-check every
 second, which bounds how late a cross-process wake can be.
+
+No thundering herd: n new jobs wake at most n waiters of a process (one wake, one
+claimer), not all of them. A waiter that was not woken still sees the version move
+the next time it checks, so nothing is lost. The same listener relays API token
+evictions (spaces/token_cache.py) on its second channel.
 """
 
 import logging
+import os
 import threading
+import uuid
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
+
+from spaces import token_cache
 
 log = logging.getLogger("emitrun.wakeup")
 CHANNEL = "emitrun_wake"
@@ -43,7 +52,7 @@ def version(space_id: UUID | str) -> int:
 
 def wait(space_id: UUID | str, seen: int, timeout: float) -> bool:
     """Sleeps until the space is woken after `seen`, or `timeout` passes. True if woken."""
-    _ensure_listener()
+    ensure_listener()
     key = str(space_id)
     cond = _condition(key)
     with cond:
@@ -66,27 +75,30 @@ def draining() -> bool:
     return _draining.is_set()
 
 
-def _wake_local(key: str) -> None:
+def _wake_local(key: str, count: int = 1) -> None:
     cond = _condition(key)
     with cond:
         _versions[key] += 1
-        cond.notify_all()
+        cond.notify(count)
 
 
-def notify(space_id: UUID | str) -> None:
-    """Signals waiters of the space in this process and, on PostgreSQL, in every other."""
+def notify(space_id: UUID | str, count: int = 1) -> None:
+    """Signals `count` waiters of the space in this process and, on PostgreSQL, as many
+    in every other (for `count` jobs that became claimable).
+    """
     key = str(space_id)
-    _wake_local(key)
+    _wake_local(key, count)
     if not settings.IS_POSTGRES:
         return
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, key])
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{key} {count} {_origin()}"])
     except Exception:
         log.warning("could not send wake-up for space %s", key, exc_info=True)
 
 
-def _ensure_listener() -> None:
+def ensure_listener() -> None:
+    """Starts this process's listener thread (PostgreSQL only) unless it runs."""
     global _listener
     if not settings.IS_POSTGRES or (_listener is not None and _listener.is_alive()):
         return
@@ -136,15 +148,39 @@ def _listen_forever() -> None:
         try:
             with psycopg.connect(autocommit=True, **params) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
+                conn.execute(f"LISTEN {token_cache.CHANNEL}")
                 delay = 0.5
                 while not _stop.is_set():
                     # A timeout lets the loop notice stop() within a second.
                     for note in conn.notifies(timeout=1.0):
                         if _stop.is_set():
                             return
-                        if note.payload:
-                            _wake_local(note.payload)
+                        _dispatch(note.channel, note.payload)
         except Exception:
             log.warning("wake-up listener lost its connection; reconnecting", exc_info=True)
             _stop.wait(delay)
             delay = min(delay * 2, 10)
+
+
+def _dispatch(channel: str, payload: str) -> None:
+    if not payload:
+        return
+    if channel == token_cache.CHANNEL:
+        token_cache.evict(payload)
+        return
+    key, _, rest = payload.partition(" ")
+    count, _, origin = rest.partition(" ")
+    if origin == _origin():
+        return  # this process woke its own waiters when it sent the notification
+    _wake_local(key, int(count) if count.isdigit() else 1)
+
+
+_origin_of: tuple[int, str] = (0, "")
+
+
+def _origin() -> str:
+    """This process's name on the channel; made anew after a fork."""
+    global _origin_of
+    if _origin_of[0] != os.getpid():
+        _origin_of = (os.getpid(), uuid.uuid4().hex[:12])
+    return _origin_of[1]

@@ -12,7 +12,7 @@ from emitrun.validation import check_headers, is_job_name
 from notifications.urls import UnsafeURL, check_url
 from orgs.actions import clean_name, unique_slug
 from orgs.models import Organization, User
-from spaces import audit, tokens
+from spaces import audit, token_cache, tokens
 from spaces import scopes as scope_names
 from spaces.models import ApiToken, Space, SpaceSettings
 
@@ -78,6 +78,7 @@ def update_space(
     for field, value in clean.items():
         setattr(space, field, value)
     space.save(update_fields=list(clean))
+    token_cache.forget_space(space.pk)
     if clean:
         audit.record(actor, "space.update", space=space, target=space.slug, details=clean)
     return space
@@ -94,6 +95,7 @@ def delete_space(space: Space, *, actor: Any = "system") -> None:
         target=space.slug,
         details={"name": space.name, "id": str(space.pk)},
     )
+    token_cache.forget_space(space.pk)
     space.delete()
 
 
@@ -142,6 +144,7 @@ def revoke_token(token: ApiToken, *, actor: Any = "system") -> ApiToken:
         revoked_at=timezone.now()
     )
     token.refresh_from_db(fields=["revoked_at"])
+    token_cache.forget_space(token.space_id)
     if changed:
         audit.record(
             actor,
@@ -176,6 +179,7 @@ def update_settings(space: Space, *, actor: Any = "system", **fields: Any) -> Sp
     for field, value in clean.items():
         setattr(conf, field, value)
     conf.save()
+    token_cache.forget_space(space.pk)
     # Field names only: header values and the callback secret are secrets.
     audit.record(actor, "settings.update", space=space, details={"fields": sorted(clean)})
     return conf

@@ -1,5 +1,6 @@
 """Bearer-token authentication, per-route scopes and per-token throttling for the API."""
 
+import hmac
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from emitrun.errors import Forbidden, Unauthenticated
-from spaces import tokens
+from spaces import token_cache, tokens
 from spaces.models import ApiToken
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is loading
@@ -26,17 +27,27 @@ def authenticate_secret(secret: str) -> ApiToken:
     """The active token with this secret (space loaded), else Unauthenticated."""
     if not secret.startswith(tokens.SECRET_PREFIX) or len(secret) > 200:
         raise Unauthenticated("Invalid API token")
-    candidates = ApiToken.objects.select_related(
-        "space", "space__organization", "space__settings"
-    ).filter(prefix=tokens.display_prefix(secret))
-    token = next((t for t in candidates if tokens.matches(secret, t.secret_hash)), None)
+    secret_hash = tokens.hash_secret(secret)
+    token = token_cache.get(secret_hash)
     if token is None:
-        raise Unauthenticated("Invalid API token")
+        token = _verify(secret, secret_hash)
+        if token.revoked_at is None:
+            token_cache.put(secret_hash, token)
     if token.revoked_at is not None:
         raise Unauthenticated("API token has been revoked")
     if token.expires_at is not None and token.expires_at <= timezone.now():
         raise Unauthenticated("API token has expired")
     _touch(token)
+    return token
+
+
+def _verify(secret: str, secret_hash: str) -> ApiToken:
+    candidates = ApiToken.objects.select_related(
+        "space", "space__organization", "space__settings"
+    ).filter(prefix=tokens.display_prefix(secret))
+    token = next((t for t in candidates if hmac.compare_digest(secret_hash, t.secret_hash)), None)
+    if token is None:
+        raise Unauthenticated("Invalid API token")
     return token
 
 

@@ -33,6 +33,8 @@ ROUTES = [
     ("POST", f"{SPACE}/jobs", [scopes.CREATE], {"name": "made"}),
     ("POST", f"{SPACE}/jobs/bulk", [scopes.CREATE], {"name": "made", "jobs": [{}]}),
     ("POST", f"{SPACE}/jobs/poll", [scopes.POLL], {}),
+    ("POST", f"{SPACE}/jobs/ack", [scopes.ACK], {"jobs": []}),
+    ("POST", f"{SPACE}/jobs/complete", [scopes.COMPLETE], {"jobs": []}),
     ("GET", JOB, [scopes.READ, scopes.READ_PROGRESS], None),
     ("DELETE", JOB, [scopes.MANAGE], None),
     ("GET", f"{JOB}/events", [scopes.READ], None),

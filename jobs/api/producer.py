@@ -20,6 +20,7 @@ from jobs.api.serializers import (
     JobSummaryOut,
     ListQuery,
     StatusQuery,
+    job_data,
 )
 from spaces import scopes
 
@@ -46,7 +47,7 @@ class JobsView(SpaceAPIView):
         space = self.space(request, space_id)
         spec = self.valid(CreateJobInput, request.data).spec()
         result = lifecycle.create(space, spec, actor=self.actor(request))
-        body = {"id": str(result.job.id), "created": result.created, "job": JobOut(result.job).data}
+        body = {"id": str(result.job.id), "created": result.created, "job": job_data(result.job)}
         return Response(body, status=201 if result.created else 200)
 
 

@@ -355,6 +355,14 @@ class JobOut(serializers.Serializer):
     completed_at = serializers.DateTimeField()
 
 
+_JOB_OUT = JobOut()  # bound once: a serializer per call deep-copies its 31 fields
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    """JobOut(job).data without building a serializer per call (the hot worker paths)."""
+    return _JOB_OUT.to_representation(job)
+
+
 class JobSummaryOut(serializers.Serializer):
     """A list item: Spooled's JobSummary fields, plus name and progress."""
 
@@ -407,3 +415,19 @@ class EventOut(serializers.Serializer):
 
 
 AckInput = LeaseInput
+
+
+class BatchItemInput(LeaseInput):
+    """One item of a batch ack or complete: the job, the caller's lease, the result."""
+
+    aliases = {**LEASE_ALIASES, "job_id": "id"}
+    id = serializers.UUIDField()
+    result = serializers.JSONField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_size("result", attrs.get("result"))
+        return attrs
+
+
+class BatchInput(Input):
+    jobs = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=100)

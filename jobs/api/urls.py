@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.api import operator, producer, queues, worker, workers
+from jobs.api import batch, operator, producer, queues, worker, workers
 
 J = "jobs/<str:job_id>"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("spaces/<str:space_id>/jobs", producer.JobsView.as_view()),
     path("spaces/<str:space_id>/jobs/bulk", producer.JobBulkView.as_view()),
     path("spaces/<str:space_id>/jobs/poll", worker.PollView.as_view()),
+    path("spaces/<str:space_id>/jobs/ack", batch.BatchAckView.as_view()),
+    path("spaces/<str:space_id>/jobs/complete", batch.BatchCompleteView.as_view()),
     path(J, producer.JobDetailView.as_view()),
     path(f"{J}/events", producer.JobEventsView.as_view()),
     path(f"{J}/history", producer.JobEventsView.as_view(http_method_names=["get", "options"])),

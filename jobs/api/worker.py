@@ -24,6 +24,7 @@ from jobs.api.serializers import (
     KeepaliveInput,
     PollInput,
     ProgressInput,
+    job_data,
 )
 from jobs.models import Job
 from spaces import scopes
@@ -34,11 +35,11 @@ RECHECK_SECONDS = 1.0
 
 
 def _jobs(jobs: list[Job]) -> Response:
-    return Response({"jobs": JobOut(jobs, many=True).data})
+    return Response({"jobs": [job_data(job) for job in jobs]})
 
 
 def _done(job: Job) -> Response:
-    return Response({"success": True, "job": JobOut(job).data})
+    return Response({"success": True, "job": job_data(job)})
 
 
 class PollView(SpaceAPIView):

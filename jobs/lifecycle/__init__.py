@@ -22,6 +22,7 @@ guarded UPDATE on the locked row, appends the JobEvent(s), writes any outbound
 Delivery rows, and on commit publishes the events and wakes long-polling workers.
 """
 
+from jobs.lifecycle.batch import ItemOutcome, LeaseItem, ack_many, complete_many
 from jobs.lifecycle.callbacks import record_callback
 from jobs.lifecycle.claim import claim_one, claim_running, poll
 from jobs.lifecycle.core import Actor
@@ -42,14 +43,18 @@ from jobs.lifecycle.worker import ack, add_event, checkpoint, complete, fail, ke
 __all__ = [
     "Actor",
     "Created",
+    "ItemOutcome",
     "JobSpec",
+    "LeaseItem",
     "ack",
+    "ack_many",
     "add_event",
     "cancel",
     "checkpoint",
     "claim_one",
     "claim_running",
     "complete",
+    "complete_many",
     "create",
     "create_many",
     "delete_jobs_of_queue",

@@ -4,6 +4,7 @@ Nothing outside jobs/lifecycle imports this module's private helpers.
 """
 
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,9 +139,11 @@ def record_many(
     metrics.job_events(entries, at=at)
     messages = [realtime.message(event) for event in events]
     transaction.on_commit(partial(realtime.publish, messages))
-    pending_spaces = {job.space_id for job, _, _ in entries if job.status == Status.PENDING}
-    for space_id in pending_spaces:
-        transaction.on_commit(partial(wakeup.notify, space_id))
+    # One wake per job that became claimable: each woken poller finds its own job.
+    claimable = {job.pk: job.space_id for job, _, _ in entries if job.status == Status.PENDING}
+    pending = Counter(claimable.values())
+    for space_id, count in pending.items():
+        transaction.on_commit(partial(wakeup.notify, space_id, count))
     return events
 
 
