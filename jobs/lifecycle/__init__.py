@@ -22,6 +22,7 @@ guarded UPDATE on the locked row, appends the JobEvent(s), writes any outbound
 Delivery rows, and on commit publishes the events and wakes long-polling workers.
 """
 
+from jobs.lifecycle import bulk
 from jobs.lifecycle.callbacks import record_callback
 from jobs.lifecycle.claim import claim_one, claim_running, poll
 from jobs.lifecycle.core import Actor
@@ -45,6 +46,7 @@ __all__ = [
     "JobSpec",
     "ack",
     "add_event",
+    "bulk",
     "cancel",
     "checkpoint",
     "claim_one",
