@@ -4,10 +4,13 @@ import base64
 import json
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Count, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
@@ -173,6 +176,31 @@ def jobs_by_ids(space: Space, ids: list[uuid.UUID]) -> list[Job]:
 
 
 # --- Dashboard reads ---------------------------------------------------------------
+
+
+class TooSlow(Exception):
+    """A read ran past its time limit and was cancelled by the database."""
+
+
+@contextmanager
+def time_limit(milliseconds: int) -> Iterator[None]:
+    """Runs the reads inside under a PostgreSQL statement timeout, so a free-text search
+    over a million jobs answers "narrow it down" instead of holding a connection for
+    half a minute. Raises TooSlow when a statement is cancelled. No limit on SQLite.
+    """
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [str(milliseconds)]
+                )
+        try:
+            yield
+        except OperationalError as error:
+            if postgres and type(error.__cause__).__name__ == "QueryCanceled":
+                raise TooSlow from None
+            raise
 
 
 @dataclass

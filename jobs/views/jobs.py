@@ -19,6 +19,12 @@ from orgs.access import Access, org_view
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
+# A search matching few of a million jobs reads them all (payload text has no index).
+LIST_TIME_LIMIT_MS = 5000
+TOO_SLOW = (
+    "This search took too long over the space's jobs. Narrow it with a status, a name "
+    "or a time range, or search for a longer id prefix."
+)
 FILTER_FIELDS = ("status", "name", "tag", "q", "created_after", "created_before")
 
 
@@ -45,9 +51,13 @@ def _page(
     status = 400 if problem else 200
     if form.is_valid():
         try:
-            context.update(_results(access, form))
+            with queries.time_limit(LIST_TIME_LIMIT_MS):
+                context.update(_results(access, form))
         except ValidationFailed as error:  # a cursor that is not ours, or of another sort
             form.add_error(None, f"{error.message}. Start again from the first page.")
+            status = 400
+        except queries.TooSlow:
+            form.add_error(None, TOO_SLOW)
             status = 400
     else:
         status = 400

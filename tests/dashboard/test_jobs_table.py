@@ -252,3 +252,15 @@ def test_bulk_is_capped_per_click(member_client, space, monkeypatch):
     )
     assert Job.objects.filter(pk__in=[j.pk for j in made], status="cancelled").count() == 2
     assert "Only the first 2 matching jobs were handled" in response.content.decode()
+
+
+def test_a_read_past_the_time_limit_is_cancelled_and_the_connection_stays_usable(db):
+    from django.db import connection
+
+    from jobs import queries
+
+    with pytest.raises(queries.TooSlow), queries.time_limit(50), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(2)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
