@@ -221,6 +221,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed dashboard sign-ins allowed per window, per client address and per email (orgs/throttle.py).
+EMITRUN_SIGNIN_WINDOW_SECONDS = env_int("EMITRUN_SIGNIN_WINDOW_SECONDS", 900, minimum=1)
+EMITRUN_SIGNIN_FAILURES_PER_EMAIL = env_int("EMITRUN_SIGNIN_FAILURES_PER_EMAIL", 5, minimum=1)
+EMITRUN_SIGNIN_FAILURES_PER_IP = env_int("EMITRUN_SIGNIN_FAILURES_PER_IP", 50, minimum=1)
+# Password-reset mails asked for per email per window (the per-address limit above applies too).
+EMITRUN_PASSWORD_RESETS_PER_EMAIL = env_int("EMITRUN_PASSWORD_RESETS_PER_EMAIL", 3, minimum=1)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

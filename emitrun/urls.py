@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from emitrun import health
 from emitrun.errors import error_body
+from orgs.views import accounts as account_views
 
 
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
@@ -25,6 +26,9 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     # The dashboard.
+    # Ours, ahead of Django's: throttled sign-in, and reset reaching invited people too.
+    path("accounts/login/", account_views.sign_in, name="login"),
+    path("accounts/password_reset/", account_views.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("o/<slug:org>/s/<slug:space>/", include("jobs.urls")),
     path("o/<slug:org>/s/<slug:space>/", include("spaces.urls")),

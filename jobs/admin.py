@@ -79,7 +79,9 @@ class JobEventAdmin(ReadOnlyAdmin):
 @admin.action(description="Pause selected queues")
 def pause_queues(modeladmin: admin.ModelAdmin, request: HttpRequest, rows: QuerySet[Queue]) -> None:
     for queue in rows.select_related("space"):
-        queues.pause(queue.space, queue.name, reason=f"paused by {request.user}")
+        queues.pause(
+            queue.space, queue.name, reason=f"paused by {request.user}", actor=request.user
+        )
 
 
 @admin.action(description="Resume selected queues")
@@ -87,7 +89,7 @@ def resume_queues(
     modeladmin: admin.ModelAdmin, request: HttpRequest, rows: QuerySet[Queue]
 ) -> None:
     for queue in rows.select_related("space"):
-        queues.resume(queue.space, queue.name)
+        queues.resume(queue.space, queue.name, actor=request.user)
 
 
 @admin.register(Queue)

@@ -4,6 +4,7 @@ A queue's state is not a job's state, so this lives beside the lifecycle, not in
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Avg, Count, F, Min
@@ -13,12 +14,17 @@ from emitrun.errors import Conflict, NotFound
 from jobs import lifecycle
 from jobs.lifecycle.create import ensure_queues, forget_queue
 from jobs.models import TERMINAL, Job, Queue, Status, Worker
+from spaces import audit
 from spaces.models import Space
 
 
 @transaction.atomic
-def pause(space: Space, name: str, *, reason: str = "") -> Queue:
-    """Pauses the queue (made if new). Jobs stay pending; polls and claims skip them."""
+def pause(space: Space, name: str, *, reason: str = "", actor: Any = None) -> Queue:
+    """Pauses the queue (made if new). Jobs stay pending; polls and claims skip them.
+
+    With an `actor` (an Actor or a user), a pause that changes the queue is audited as
+    "queue.pause".
+    """
     ensure_queues(space, {name})
     queue = Queue.objects.select_for_update().get(space=space, name=name)
     if not queue.paused:
@@ -27,12 +33,18 @@ def pause(space: Space, name: str, *, reason: str = "") -> Queue:
             paused=True, paused_at=now, pause_reason=reason, updated_at=now
         )
         queue.refresh_from_db()
+        if actor is not None:
+            details = {"reason": reason} if reason else {}
+            audit.record(_label(actor), "queue.pause", space=space, target=name, details=details)
     return queue
 
 
 @transaction.atomic
-def resume(space: Space, name: str) -> tuple[Queue, int]:
-    """Resumes the queue; returns it and how many seconds it was paused."""
+def resume(space: Space, name: str, *, actor: Any = None) -> tuple[Queue, int]:
+    """Resumes the queue; returns it and how many seconds it was paused.
+
+    With an `actor`, a resume that changes the queue is audited as "queue.resume".
+    """
     ensure_queues(space, {name})
     queue = Queue.objects.select_for_update().get(space=space, name=name)
     paused_for = 0
@@ -43,7 +55,17 @@ def resume(space: Space, name: str) -> tuple[Queue, int]:
             paused=False, paused_at=None, pause_reason="", updated_at=now
         )
         queue.refresh_from_db()
+        if actor is not None:
+            details = {"paused_seconds": paused_for}
+            audit.record(_label(actor), "queue.resume", space=space, target=name, details=details)
     return queue, paused_for
+
+
+def _label(actor: Any) -> Any:
+    """Users are named as on job events ("user:<email>"); Actors pass through."""
+    if hasattr(actor, "label"):
+        return actor
+    return lifecycle.Actor.user(actor) if hasattr(actor, "email") else actor
 
 
 @transaction.atomic

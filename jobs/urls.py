@@ -9,6 +9,11 @@ app_name = "jobs"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("overview/counts/", overview.overview_counts, name="overview-counts"),
+    path("overview/queues/", overview.overview_queues, name="overview-queues"),
+    path("overview/charts.json", overview.overview_charts, name="overview-charts"),
+    path("queues/<str:name>/pause/", overview.queue_pause, name="queue-pause"),
+    path("queues/<str:name>/resume/", overview.queue_resume, name="queue-resume"),
     path("jobs/", jobs.job_list, name="list"),
     path("jobs/bulk/", jobs.job_bulk, name="bulk"),
     path("jobs/<uuid:job_id>/", detail.job_detail, name="detail"),

@@ -44,9 +44,15 @@ def _check_knobs(knobs: dict[str, float | int | None]) -> dict[str, float | int]
 
 @transaction.atomic
 def create_space(
-    *, organization: Organization, name: str, slug: str | None = None, **knobs: float | int | None
+    *,
+    organization: Organization,
+    name: str,
+    slug: str | None = None,
+    actor: Any = None,
+    **knobs: float | int | None,
 ) -> Space:
-    """Makes a space (and its empty settings). Knobs: see _KNOBS."""
+    """Makes a space (and its empty settings). Knobs: see _KNOBS. With an `actor` (a person
+    in the dashboard), the organization's audit log records "space.create"."""
     name = clean_name(name)
     clean = _check_knobs(knobs)
     if slug is None:
@@ -55,6 +61,8 @@ def create_space(
         raise ValidationFailed(f"slug {slug!r} is taken", {"slug": ["already taken"]})
     space = Space.objects.create(organization=organization, name=name, slug=slug, **clean)
     SpaceSettings.objects.create(space=space)
+    if actor is not None:
+        audit.record(actor, "space.create", space=space, target=slug, details={"name": name})
     return space
 
 

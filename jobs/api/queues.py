@@ -172,7 +172,9 @@ class QueuePauseView(SpaceAPIView):
     )
     def post(self, request: Request, name: str) -> Response:
         reason = self.valid(PauseInput, request.data).validated_data["reason"]
-        queue = queues.pause(self.space(request), _name(name), reason=reason)
+        queue = queues.pause(
+            self.space(request), _name(name), reason=reason, actor=self.actor(request)
+        )
         field = serializers.DateTimeField()
         return Response(
             {
@@ -199,7 +201,9 @@ class QueueResumeView(SpaceAPIView):
         ),
     )
     def post(self, request: Request, name: str) -> Response:
-        queue, paused_for = queues.resume(self.space(request), _name(name))
+        queue, paused_for = queues.resume(
+            self.space(request), _name(name), actor=self.actor(request)
+        )
         return Response(
             {"queue_name": queue.name, "resumed": True, "paused_duration_secs": paused_for}
         )

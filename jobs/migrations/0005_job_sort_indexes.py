@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0003_queue_config_and_workers'),
+        ('jobs', '0004_overview_indexes'),
         ('spaces', '0002_audit_entries'),
     ]
 

@@ -1,0 +1,66 @@
+"""Throttling of failed sign-ins and of password-reset mails, per client address and per
+email, in the cache (Redis when REDIS_URL is set, so every web process shares the counts).
+
+Counters live in fixed windows of EMITRUN_SIGNIN_WINDOW_SECONDS: once an address or an
+email has reached its limit in the current window, the request is refused (429) without
+checking the password or sending mail, until the window ends. Keys hold a hash of the
+email, never the email itself.
+"""
+
+import hashlib
+import time
+from typing import Literal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+Kind = Literal["signin", "reset"]
+
+
+def _limits(kind: Kind) -> tuple[int, int]:
+    """(per address, per email) for failed sign-ins, or for reset mails asked for."""
+    per_email = {
+        "signin": settings.EMITRUN_SIGNIN_FAILURES_PER_EMAIL,
+        "reset": settings.EMITRUN_PASSWORD_RESETS_PER_EMAIL,
+    }[kind]
+    return settings.EMITRUN_SIGNIN_FAILURES_PER_IP, per_email
+
+
+def _keys(request: HttpRequest, email: str, kind: Kind) -> list[tuple[str, int]]:
+    window = int(time.time()) // settings.EMITRUN_SIGNIN_WINDOW_SECONDS
+    ip = request.META.get("REMOTE_ADDR", "")
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    per_ip, per_email = _limits(kind)
+    return [
+        (f"{kind}:ip:{ip}:{window}", per_ip),
+        (f"{kind}:email:{digest}:{window}", per_email),
+    ]
+
+
+def retry_after(request: HttpRequest, email: str, kind: Kind = "signin") -> int:
+    """Seconds until this client may try again for this email; 0 when not throttled."""
+    keys = _keys(request, email, kind)
+    counts = cache.get_many([key for key, _ in keys])
+    if all(counts.get(key, 0) < limit for key, limit in keys):
+        return 0
+    window = settings.EMITRUN_SIGNIN_WINDOW_SECONDS
+    return max(1, window - int(time.time()) % window)
+
+
+def record(request: HttpRequest, email: str, kind: Kind = "signin") -> None:
+    """Counts one failed sign-in (or one reset mail asked for) against the client's
+    address and the email."""
+    timeout = settings.EMITRUN_SIGNIN_WINDOW_SECONDS + 5
+    for key, _ in _keys(request, email, kind):
+        # add() then incr(): incr alone fails on a missing key, and a key must expire.
+        cache.add(key, 0, timeout=timeout)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add() and incr(): the window has just ended
+            cache.add(key, 1, timeout=timeout)
+
+
+def clear(request: HttpRequest, email: str) -> None:
+    """Forgets the email's failed sign-ins after a successful one (the address's stay)."""
+    cache.delete(_keys(request, email, "signin")[1][0])

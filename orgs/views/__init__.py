@@ -1,0 +1,1 @@
+"""Dashboard views of accounts, organizations and members: one module per area."""
