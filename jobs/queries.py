@@ -4,16 +4,20 @@ import base64
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, Count, Q, QuerySet, TextField
+from django.db import OperationalError, connection, transaction
+from django.db.models import CharField, Count, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 
 from emitrun.errors import NotFound, ValidationFailed
 from jobs.models import Job, JobEvent, JobTag, Status
+from notifications.models import Delivery, Kind
 from spaces.models import Space
 
 # Filter names: ours, plus Spooled's (processing, deadletter, failed; cancelled
@@ -169,3 +173,149 @@ def events_of(job: Job, *, descending: bool = False) -> QuerySet[JobEvent]:
 
 def jobs_by_ids(space: Space, ids: list[uuid.UUID]) -> list[Job]:
     return list(Job.objects.filter(space=space, pk__in=ids))
+
+
+# --- Dashboard reads ---------------------------------------------------------------
+
+
+class TooSlow(Exception):
+    """A read ran past its time limit and was cancelled by the database."""
+
+
+@contextmanager
+def time_limit(milliseconds: int) -> Iterator[None]:
+    """Runs the reads inside under a PostgreSQL statement timeout, so a free-text search
+    over a million jobs answers "narrow it down" instead of holding a connection for
+    half a minute. Raises TooSlow when a statement is cancelled. No limit on SQLite.
+    """
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [str(milliseconds)]
+                )
+        try:
+            yield
+        except OperationalError as error:
+            if postgres and type(error.__cause__).__name__ == "QueryCanceled":
+                raise TooSlow from None
+            raise
+
+
+@dataclass
+class JobPage:
+    """One keyset page of a job listing, with the cursors of its neighbours."""
+
+    jobs: list[Job]
+    next_cursor: str | None  # rows after the last one, or None on the last page
+    prev_cursor: str | None  # rows before the first one, or None on the first page
+
+
+def _flipped(f: JobFilter) -> JobFilter:
+    return replace(f, descending=not f.descending)
+
+
+def page_of_jobs(
+    space: Space, f: JobFilter, *, after: str = "", before: str = "", size: int = 50
+) -> JobPage:
+    """`size` jobs matching `f`, after (or before) a cursor, and cursors both ways.
+
+    Keyset only (never OFFSET), so any page costs one index range scan at a million
+    rows. A page before a cursor is read in the reverse order and turned round; its
+    cursors are encoded for the forward order again.
+    """
+    if before:
+        back = _flipped(f)
+        rows = list(after_cursor(filter_jobs(space, back), back, before)[: size + 1])
+        more_before = len(rows) > size
+        jobs = rows[:size][::-1]
+        return JobPage(
+            jobs,
+            next_cursor=encode_cursor(jobs[-1], f) if jobs else None,
+            prev_cursor=encode_cursor(jobs[0], back) if jobs and more_before else None,
+        )
+    qs = filter_jobs(space, f)
+    if after:
+        qs = after_cursor(qs, f, after)
+    rows = list(qs[: size + 1])
+    jobs = rows[:size]
+    return JobPage(
+        jobs,
+        next_cursor=encode_cursor(jobs[-1], f) if len(rows) > size else None,
+        prev_cursor=encode_cursor(jobs[0], _flipped(f)) if after and jobs else None,
+    )
+
+
+def capped_count(qs: QuerySet[Job], cap: int = 1000) -> int:
+    """Rows of `qs`, counting no further than cap + 1: a full COUNT of a million-row
+    space costs a scan of all of it, and the table only says "more than 1,000".
+    """
+    return qs.order_by()[: cap + 1].count()
+
+
+def ids_matching(space: Space, f: JobFilter, *, limit: int) -> list[uuid.UUID]:
+    """The ids of the first `limit` jobs matching `f`, in its order (bulk actions)."""
+    return list(filter_jobs(space, f).values_list("id", flat=True)[:limit])
+
+
+def jobs_in_space(space: Space, ids: list[uuid.UUID]) -> QuerySet[Job]:
+    """The jobs of this space among `ids` (a foreign or unknown id is simply absent)."""
+    return Job.objects.filter(space=space, pk__in=ids)
+
+
+def recent_events_of(job: Job, *, limit: int = 100) -> tuple[list[JobEvent], int]:
+    """The job's last `limit` events, oldest first, and how many it has in all."""
+    newest = list(JobEvent.objects.filter(job=job).order_by("-id")[:limit])
+    total = len(newest)
+    if total == limit:
+        total = JobEvent.objects.filter(job=job).count()
+    return newest[::-1], total
+
+
+def callback_deliveries_of(job: Job, *, limit: int = 20) -> list[Delivery]:
+    """The job's callback deliveries (outbox rows), newest first."""
+    return list(
+        Delivery.objects.filter(job=job, kind=Kind.CALLBACK).order_by("-created_at")[:limit]
+    )
+
+
+@dataclass
+class DeadGroup:
+    name: str
+    last_error: str
+    count: int
+    newest_at: datetime | None
+
+
+def dead_groups(space: Space, *, limit: int = 200) -> list[DeadGroup]:
+    """The space's dead jobs grouped by name and last error, the latest deaths first."""
+    rows = (
+        Job.objects.filter(space=space, status=Status.DEAD)
+        .values("name", "last_error")
+        .annotate(n=Count("id"), newest=Max("finished_at"))
+        .order_by("-newest", "name")[:limit]
+    )
+    return [DeadGroup(r["name"], r["last_error"], r["n"], r["newest"]) for r in rows]
+
+
+def dead_jobs(
+    space: Space, *, name: str | None = None, last_error: str | None = None, limit: int = 50
+) -> QuerySet[Job]:
+    """Dead jobs of the space, optionally of one group, the latest deaths first."""
+    qs = Job.objects.filter(space=space, status=Status.DEAD)
+    if name is not None:
+        qs = qs.filter(name=name)
+    if last_error is not None:
+        qs = qs.filter(last_error=last_error)
+    return qs.order_by("-finished_at", "-id")[:limit]
+
+
+def dead_ids_of_group(space: Space, *, name: str, last_error: str, limit: int) -> list[str]:
+    """Ids of the dead jobs of one group (name and last error), oldest death first."""
+    ids = (
+        Job.objects.filter(space=space, status=Status.DEAD, name=name, last_error=last_error)
+        .order_by("finished_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    return [str(i) for i in ids]

@@ -3,7 +3,7 @@ Mounted under o/<org>/s/<space>/."""
 
 from django.urls import path
 
-from jobs.views import dead, jobs, overview
+from jobs.views import dead, detail, jobs, overview
 
 app_name = "jobs"
 
@@ -15,6 +15,12 @@ urlpatterns = [
     path("queues/<str:name>/pause/", overview.queue_pause, name="queue-pause"),
     path("queues/<str:name>/resume/", overview.queue_resume, name="queue-resume"),
     path("jobs/", jobs.job_list, name="list"),
-    path("jobs/<uuid:job_id>/", jobs.job_detail, name="detail"),
+    path("jobs/bulk/", jobs.job_bulk, name="bulk"),
+    path("jobs/<uuid:job_id>/", detail.job_detail, name="detail"),
+    path("jobs/<uuid:job_id>/kill/", detail.job_kill, name="kill"),
+    path("jobs/<uuid:job_id>/retry/", detail.job_retry, name="retry"),
+    path("jobs/<uuid:job_id>/cancel/", detail.job_cancel, name="cancel"),
     path("dead/", dead.dead_letters, name="dead"),
+    path("dead/retry/", dead.dead_retry, name="dead_retry"),
+    path("dead/purge/", dead.dead_purge, name="dead_purge"),
 ]

@@ -22,6 +22,7 @@ guarded UPDATE on the locked row, appends the JobEvent(s), writes any outbound
 Delivery rows, and on commit publishes the events and wakes long-polling workers.
 """
 
+from jobs.lifecycle import bulk
 from jobs.lifecycle.batch import ItemOutcome, LeaseItem, ack_many, complete_many
 from jobs.lifecycle.callbacks import record_callback
 from jobs.lifecycle.claim import claim_one, claim_running, poll
@@ -49,6 +50,7 @@ __all__ = [
     "ack",
     "ack_many",
     "add_event",
+    "bulk",
     "cancel",
     "checkpoint",
     "claim_one",

@@ -162,11 +162,16 @@ def purge_dead(
     older_than: datetime | None = None,
     limit: int = 1000,
     actor: Actor | str = "system",
+    job_ids: list[str] | None = None,
 ) -> int:
-    """Deletes dead jobs of the space (and their history), oldest death first."""
+    """Deletes dead jobs of the space (and their history), oldest death first;
+    with job_ids, only those of them that are dead.
+    """
     qs = Job.objects.filter(space=space, status=Status.DEAD)
     if queue_name:
         qs = qs.filter(name=queue_name)
+    if job_ids is not None:
+        qs = qs.filter(pk__in=job_ids)
     if older_than is not None:
         qs = qs.filter(finished_at__lt=older_than)
     ids = list(
