@@ -5,7 +5,15 @@
   const body = document.body;
 
   // --- Live: the space's event stream -> `live:event` on <body>; `live:poll` every
-  // 5 s while the socket is down, so partials keep fresh without it.
+  // 5 s while the socket is down, so partials keep fresh without it. htmx's throttle has
+  // no trailing edge, so a partial throttling `live:event` could miss the last event of a
+  // burst: `live:settled` fires once the stream has been quiet for 600 ms, and live
+  // partials re-fetch on it too, ending on the final state.
+  let quiet = null;
+  const settleSoon = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(() => htmx.trigger(body, "live:settled"), 600);
+  };
   function live(path) {
     const status = document.getElementById("live-status");
     let seq = null, poller = null, attempt = 0;
@@ -21,6 +29,7 @@
         if (typeof msg.seq === "number") seq = Math.max(seq ?? 0, msg.seq);
         const name = msg.type.startsWith("stream.") ? "live:refresh" : "live:event";
         htmx.trigger(body, name, msg);
+        if (name === "live:event") settleSoon();
       };
       ws.onclose = (e) => {
         poll();

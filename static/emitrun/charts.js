@@ -2,18 +2,6 @@
 // space's chart JSON (jobs/insights.py Series). Refreshes on a slow timer, soon after live
 // events that finish a job, and on live:poll while the socket is down.
 
-// htmx's throttle has no trailing edge: after a burst of events the last state would wait
-// for the next event. `overview:settled` fires once the stream has been quiet for 1.5 s,
-// and the overview's partials re-fetch on it too.
-(function () {
-  "use strict";
-  let quiet = null;
-  document.body.addEventListener("live:event", () => {
-    clearTimeout(quiet);
-    quiet = setTimeout(() => htmx.trigger(document.body, "overview:settled"), 1500);
-  });
-})();
-
 (function () {
   "use strict";
   const root = document.getElementById("charts");

@@ -76,7 +76,7 @@ def test_counts_partial_answers_htmx_with_the_fragment_only(owner_client, space,
     assert html.lstrip().startswith('<div id="summary"')
     assert "<html" not in html
     assert counts_in(html)["pending"] == 1
-    assert 'hx-trigger="live:event from:body throttle:1s, overview:settled' in html
+    assert 'hx-trigger="live:event from:body throttle:1s, live:settled' in html
 
 
 def test_empty_space_shows_how_to_create_the_first_job(owner_client, space):
