@@ -247,6 +247,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EMITRUN_MAX_BODY_BYTES", 8 * 1024 * 1024,
 EMITRUN_MAX_PAYLOAD_BYTES = env_int("EMITRUN_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
 # Requests per token: "N/s", "N/min" or "N/hour"; empty turns throttling off.
 EMITRUN_TOKEN_RATE = env_str("EMITRUN_TOKEN_RATE", "6000/min")
+# Failed authentications per client address ("N/s", "N/min", "N/hour"; empty turns it off):
+# past it, 429 with Retry-After (WebSocket close 4429) until the window ends.
+EMITRUN_AUTH_FAILURE_RATE = env_str("EMITRUN_AUTH_FAILURE_RATE", "20/min")
 # Longest long-poll a worker may ask for.
 EMITRUN_MAX_WAIT_SECONDS = 30
 
@@ -275,10 +278,21 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Secrets (API tokens in WebSocket URLs, Authorization values) are masked in every line.
+    "formatters": {
+        "plain": {
+            "()": "emitrun.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # uvicorn's own handlers would print request lines (with `?token=`) unmasked.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+    },
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
