@@ -5,6 +5,7 @@ them. Each pytest-xdist worker gets its own ports:
 - PostgreSQL 55440 + n, Redis 16390 + n, app servers 18200 + 20 n ... + 19
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -98,10 +99,8 @@ class Postgres:
         self._ctl("stop", "-m", mode)
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def query(self, sql: str, *params: object) -> list[tuple]:
@@ -296,3 +295,8 @@ def seed_space(stack: Stack, name: str, delivery_timeout: int = 30) -> tuple[str
     """A fresh organization and space in the stack's database: (space id, admin secret)."""
     space_id, secret = stack.python(SEED, name, str(delivery_timeout)).split()
     return space_id, secret
+
+
+def workerproc(*args: str) -> list[str]:
+    """The command line of a job worker process (tests/chaos/workerproc.py)."""
+    return [sys.executable, "-m", "tests.chaos.workerproc", *args]

@@ -1,10 +1,9 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 
-from tests.chaos.harness import ROOT, seed_space
+from tests.chaos.harness import ROOT, seed_space, workerproc
 
 JOBS = 50
 RECOVERY_BOUND_SECONDS = 40  # docs/reliability.md
@@ -25,8 +24,7 @@ def test_a_killed_worker_loses_none_of_its_50_jobs_and_none_completes_twice(stac
     assert len(ids) == JOBS
 
     holder = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "tests.chaos.workerproc", "hold", api.base, secret, space_id]
-        + ["held", str(JOBS)],
+        workerproc("hold", api.base, secret, space_id, "held", str(JOBS)),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -40,8 +38,9 @@ def test_a_killed_worker_loses_none_of_its_50_jobs_and_none_completes_twice(stac
     killed_at = time.monotonic()
 
     drained = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tests.chaos.workerproc", "drain", api.base, secret, space_id]
-        + ["held", str(JOBS), str(RECOVERY_BOUND_SECONDS)],
+        workerproc(
+            "drain", api.base, secret, space_id, "held", str(JOBS), str(RECOVERY_BOUND_SECONDS)
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,

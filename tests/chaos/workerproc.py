@@ -31,6 +31,11 @@ def _poll(http: httpx.Client, space_id: str, name: str, limit: int, worker: str)
     return r.json()["jobs"]
 
 
+def _say(answer: dict) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
 def hold(base: str, secret: str, space_id: str, name: str, count: int) -> None:
     leases: dict[str, str] = {}
     with _client(base, secret) as http, ThreadPoolExecutor(8) as pool:
@@ -44,7 +49,7 @@ def hold(base: str, secret: str, space_id: str, name: str, count: int) -> None:
         while len(leases) < count:  # ... the rest left delivered
             jobs = _poll(http, space_id, name, count - len(leases), "holder")
             leases |= {job["id"]: job["lease_id"] for job in jobs}
-    print(json.dumps({"leases": leases}), flush=True)
+    _say({"leases": leases})
     while True:
         time.sleep(60)
 
@@ -63,7 +68,7 @@ def drain(base: str, secret: str, space_id: str, name: str, count: int, timeout:
                     done.append(job["id"])
                 else:
                     conflicts += 1
-    print(json.dumps({"completed": done, "conflicts": conflicts}), flush=True)
+    _say({"completed": done, "conflicts": conflicts})
 
 
 if __name__ == "__main__":
