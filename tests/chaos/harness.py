@@ -180,7 +180,7 @@ class Stack:
         return env
 
     def spawn(self, name: str, cmd: list[str], **env: str) -> subprocess.Popen:
-        log = (self.root / f"{name}.log").open("a")
+        log = (self.root / f"{name}.log").open("w")
         proc = subprocess.Popen(  # noqa: S603 - our own command line
             cmd, cwd=ROOT, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT
         )
@@ -224,9 +224,10 @@ class Stack:
             self.next_port += 1
         cmd = [sys.executable, "-m", "uvicorn", "emitrun.asgi:application", "--host", "127.0.0.1"]
         cmd += ["--port", str(port), "--lifespan", "off", "--log-level", "warning"]
-        proc = self.spawn(f"uvicorn-{port}", cmd, **env)
+        name = f"uvicorn-{port}-{len(self.procs)}"
+        proc = self.spawn(name, cmd, **env)
         api = Api(proc, f"http://127.0.0.1:{port}")
-        assert wait_until(api.live, 30), self.log(f"uvicorn-{port}")
+        assert wait_until(lambda: api.live(self.log(name)), 60), self.log(name)
         return api
 
     def worker(self, name: str = "worker", concurrency: int = 4, **env: str) -> subprocess.Popen:
@@ -258,9 +259,9 @@ class Api:
     proc: subprocess.Popen
     base: str
 
-    def live(self) -> bool:
+    def live(self, log: str = "") -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"uvicorn exited with {self.proc.returncode}")
+            raise AssertionError(f"uvicorn exited with {self.proc.returncode}: {log}")
         try:
             return httpx.get(f"{self.base}/health/live", timeout=1).status_code == 200
         except httpx.TransportError:
