@@ -103,6 +103,8 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=0)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+# Longest wait for a pooled connection; past it the request answers 503 (database down).
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.5)
 
 
 def _database() -> dict:
@@ -127,8 +129,19 @@ def _database() -> dict:
     if DB_POOL_MAX:
         # psycopg's pool: ASGI and threaded servers reuse connections instead of
         # opening one per request. CONN_MAX_AGE must stay 0 with a pool.
-        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
+        options["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX,
+            "timeout": DB_POOL_TIMEOUT,
+            # A failed connect is retried with doubling delays: giving up soon lets the
+            # next request start a fresh, immediate attempt once the database is back,
+            # rather than waiting out a long backoff.
+            "reconnect_timeout": DB_CONNECT_TIMEOUT,
+        }
         db["CONN_MAX_AGE"] = 0
+        # Django then gives the pool a `check`: after a database restart the pooled
+        # connections are dead, and are replaced on checkout instead of failing requests.
+        db["CONN_HEALTH_CHECKS"] = True
     else:
         db["CONN_MAX_AGE"] = 60
         db["CONN_HEALTH_CHECKS"] = True

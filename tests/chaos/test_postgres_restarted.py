@@ -29,7 +29,7 @@ def test_postgres_restarted_under_load_answers_503_then_reconnects_and_loses_not
     time.sleep(DOWN_SECONDS)
     stack.pg.start()
     back_at = time.monotonic()
-    with api.client(secret) as http:
+    with api.client(secret, timeout=30) as http:
         assert wait_until(lambda: http.post("/jobs", json={"name": "probe"}).status_code == 201, 30)
     reconnected_in = time.monotonic() - back_at
 
