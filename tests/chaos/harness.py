@@ -93,7 +93,11 @@ class Postgres:
         _run(_as_postgres(*ctl, *args))
 
     def start(self) -> None:
-        self._ctl("start")
+        try:
+            self._ctl("start")
+        except subprocess.CalledProcessError as exc:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise AssertionError(f"postgres did not start: {exc.stderr} {log}") from None
 
     def stop(self, mode: str = "fast") -> None:
         self._ctl("stop", "-m", mode)

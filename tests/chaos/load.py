@@ -100,7 +100,7 @@ class Load:
     def _work(self) -> None:
         with self._client() as http:
             while not self.stop.is_set():
-                poll = {"limit": 10, "names": [self.name], "worker_id": "load", "wait_seconds": 1}
+                poll = {"limit": 2, "names": [self.name], "worker_id": "load", "wait_seconds": 1}
                 r = self._call(http, "POST", f"/spaces/{self.space_id}/jobs/poll", poll)
                 if r is None or r.status_code != 200:
                     time.sleep(0.2)

@@ -25,7 +25,7 @@ def test_the_api_server_killed_mid_load_loses_and_doubles_nothing(stack):
     stack.api(port=port)
 
     assert load.producers_done(180), load.statuses
-    assert wait_until(lambda: Ledger.read(stack, space_id).unfinished() == 0, 60), load.statuses
+    assert wait_until(lambda: Ledger.read(stack, space_id).unfinished() == 0, 180), load.statuses
     recovered_in = time.monotonic() - killed_at
     load.finish()
 

@@ -38,7 +38,7 @@ def test_postgres_restarted_under_load_answers_503_then_reconnects_and_loses_not
     assert took < ANSWER_BOUND_SECONDS
     assert reconnected_in < RECONNECT_BOUND_SECONDS
     assert load.producers_done(180), load.statuses
-    assert wait_until(lambda: Ledger.read(stack, space_id).unfinished() == 0, 60), load.statuses
+    assert wait_until(lambda: Ledger.read(stack, space_id).unfinished() == 0, 180), load.statuses
     load.finish()
 
     ledger = Ledger.read(stack, space_id)
