@@ -30,7 +30,9 @@ def test_postgres_restarted_under_load_answers_503_then_reconnects_and_loses_not
     stack.pg.start()
     back_at = time.monotonic()
     with api.client(secret, timeout=30) as http:
-        assert wait_until(lambda: http.post("/jobs", json={"name": "probe"}).status_code == 201, 30)
+        assert wait_until(
+            lambda: http.post("/jobs", json={"name": "pgload"}).status_code == 201, 30
+        )
     reconnected_in = time.monotonic() - back_at
 
     assert (down.status_code, down.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
