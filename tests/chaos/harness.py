@@ -222,13 +222,14 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def api(self, port: int | None = None, **env: str) -> "Api":
+    def api(self, port: int | None = None, log_level: str = "warning", **env: str) -> "Api":
         if port is None:
             port = self.base_port + self.next_port
             self.next_port += 1
         cmd = [sys.executable, "-m", "uvicorn", "emitrun.asgi:application", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--lifespan", "off", "--log-level", "warning"]
+        cmd += ["--port", str(port), "--lifespan", "off", "--log-level", log_level]
         name = f"uvicorn-{port}-{len(self.procs)}"
+        self.last_api_log = name
         proc = self.spawn(name, cmd, **env)
         api = Api(proc, f"http://127.0.0.1:{port}")
         assert wait_until(lambda: api.live(self.log(name)), 60), self.log(name)
