@@ -83,6 +83,6 @@ def test_token_secrets_never_reach_the_log(stack):
     api.kill()
     log = (stack.root / f"{stack.last_api_log}.log").read_text()
     assert "WebSocket /api/v1/realtime/spaces" in log  # the lines are there, masked
-    assert "emr_[redacted]" in log
+    assert "token=[redacted]" in log
     assert secret not in log
     assert secret[4:20] not in log

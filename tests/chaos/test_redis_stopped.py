@@ -29,7 +29,7 @@ def test_redis_stopped_for_30_s_loses_no_job_and_no_notification(stack, receiver
     stack.worker()
     stack.beat()
     ws = _stream(api.base, space_id, secret)
-    last_seq = json.loads(ws.recv(timeout=20))["seq"]
+    connected_seq = last_seq = json.loads(ws.recv(timeout=20))["seq"]
     load = Load(api.base, secret, space_id, "rload", JOBS, extra={"callback_url": rx.url}).start()
     assert wait_until(lambda: len(load.acknowledged) >= JOBS // 4, 120)
 
@@ -67,13 +67,16 @@ def test_redis_stopped_for_30_s_loses_no_job_and_no_notification(stack, receiver
     assert {r.json["job_id"] for r in got} == set(ledger.by_id), stack.log("worker")
     assert time.monotonic() - back_at < CATCH_UP_BOUND_SECONDS
 
-    with _stream(api.base, space_id, secret, since=last_seq) as again:
+    # Resumed from the position at connect, not from the highest seq seen: an event whose
+    # transaction committed after a later one, published while Redis was down, sits below
+    # the highest seq seen (see "Known limits" in docs/reliability.md).
+    with _stream(api.base, space_id, secret, since=connected_seq) as again:
         deadline = time.monotonic() + 60
         while len(seen) < JOBS and time.monotonic() < deadline:
             msg = json.loads(again.recv(timeout=30))
             if msg.get("type") == "job.completed":
                 seen.add(msg["job_id"])
-    assert seen == set(ledger.by_id)  # live before the outage + the replay from `since`
+    assert seen == set(ledger.by_id)  # every completion, replayed from `since`
 
 
 def tally(load: Load) -> Counter:
