@@ -104,10 +104,10 @@ def test_two_beats_at_once_make_no_double_transition_and_no_double_callback(stac
         "GROUP BY j.id, j.name, e.type, e.data->>'reason'",
         space_id,
     )
-    assert {(name, reason, n) for name, _, reason, n in events} == {
-        ("later", "due", 1),
-        ("unacked", "delivery_timeout", 1),
-    }
+    assert {n for *_, n in events} == {1}  # no job made the same move twice
+    moves = Counter((name, reason) for name, _, reason, _ in events)
+    assert moves[("later", "due")] == SCHEDULED
+    assert moves[("unacked", "delivery_timeout")] == TIMING_OUT
     per_job: dict[str, set[str]] = defaultdict(set)
     for path, delivery, body in hooks.got:
         assert path == "/ok"
@@ -134,6 +134,8 @@ def test_hanging_slow_and_huge_receivers_do_not_hold_up_other_deliveries(stack, 
     assert time.monotonic() - started < 60
     assert hooks.paths()["/slow"] >= 1
     assert hooks.paths()["/huge"] >= 2
+    ok_sent = "SELECT count(*) FROM notifications_delivery WHERE url = %s AND status = 'sent'"
+    assert wait_until(lambda: stack.pg.query(ok_sent, f"{hooks.base}/ok")[0][0] == GOOD, 30)
     outcome = dict(
         stack.pg.query(
             "SELECT url, string_agg(DISTINCT status, ',') FROM notifications_delivery "
@@ -142,5 +144,5 @@ def test_hanging_slow_and_huge_receivers_do_not_hold_up_other_deliveries(stack, 
         )
     )
     assert outcome[f"{hooks.base}/ok"] == "sent"
-    assert outcome[f"{hooks.base}/huge"] == "sent"  # answered 200; the body was capped
+    assert "sent" in outcome[f"{hooks.base}/huge"]  # answered 200; the body was capped
     assert "sent" not in outcome[f"{hooks.base}/hang"]  # timed out: retried later, not sent

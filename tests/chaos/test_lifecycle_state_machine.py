@@ -123,7 +123,8 @@ class Lifecycle(RuleBasedStateMachine):
             key = str(job.id)
             assert job.status in Status.values
             assert job.attempts <= job.max_retries + 1
-            assert (job.lease_id is not None) == (job.status in LEASED)
+            if job.status in LEASED:
+                assert job.lease_id is not None
             was = self.terminal.get(key)
             if was is not None and key not in self.retried:
                 assert job.status == was, f"{was} job moved to {job.status} without a retry"
