@@ -106,7 +106,8 @@ def test_two_beats_at_once_make_no_double_transition_and_no_double_callback(stac
     )
     assert {n for *_, n in events} == {1}  # no job made the same move twice
     moves = Counter((name, reason) for name, _, reason, _ in events)
-    assert moves[("later", "due")] == SCHEDULED
+    # A due job may also be claimed straight from `scheduled` before a beat moves it.
+    assert 0 < moves[("later", "due")] <= SCHEDULED
     assert moves[("unacked", "delivery_timeout")] == TIMING_OUT
     per_job: dict[str, set[str]] = defaultdict(set)
     for path, delivery, body in hooks.got:
