@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # Parallel test workers (pytest-xdist); each gets its own test database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test test-unit test-browser test-prod prod lint format migrate clean bench
+.PHONY: install run test test-unit test-browser test-chaos test-prod prod lint format migrate clean bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ prod: install
 test-prod: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest -p no:xdist -m prod tests/prod -q
+
+# Fault injection with real processes (docs/reliability.md): its own stage, one pytest run.
+# Private PostgreSQL clusters and Redis servers are started on ports 5544x / 1639x, never
+# the shared ones; the figures in docs/reliability.md are what these tests assert.
+test-chaos: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -n 2 -m chaos tests/chaos -q
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -15,11 +15,13 @@ django_asgi = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from emitrun.bodylimit import BodySizeLimit  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi,
+        # Oversized bodies are refused before Django buffers or parses them.
+        "http": BodySizeLimit(django_asgi),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

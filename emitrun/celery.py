@@ -9,6 +9,7 @@ a pile of stale sweeps (queued messages survive restarts on both transports).
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
 
@@ -32,3 +33,17 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         name: {"task": name, "schedule": seconds, "options": {"expires": seconds}}
         for name, seconds in every.items()
     }
+
+
+@setup_logging.connect
+def _logging(loglevel: int | str | None = None, **kwargs: object) -> None:
+    """Workers and beat log through settings.LOGGING (secrets masked), not Celery's own,
+    at the level given on the command line."""
+    import logging
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)

@@ -67,6 +67,16 @@ class PayloadTooLarge(DomainError):
     code, http_status, default_message = "PAYLOAD_TOO_LARGE", 413, "Payload too large"
 
 
+class RateLimited(DomainError):
+    code, http_status, default_message = "RATE_LIMITED", 429, "Too many requests"
+
+    def __init__(
+        self, message: str | None = None, details: Any = None, *, retry_after: int
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(DomainError):
     code, http_status = "SERVICE_UNAVAILABLE", 503
     default_message = "The database is unavailable; retry shortly"
@@ -125,6 +135,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         headers = (
             {"WWW-Authenticate": 'Bearer realm="api"'} if isinstance(exc, Unauthenticated) else None
         )
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return Response(
             error_body(exc.code, exc.message, exc.details), status=exc.http_status, headers=headers
         )

@@ -11,6 +11,8 @@ import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from emitrun.redaction import redact
+
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 space_id: ContextVar[str | None] = ContextVar("space_id", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
@@ -45,7 +47,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def bind(**ids: str | None) -> None:

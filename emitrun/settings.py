@@ -104,6 +104,8 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=0)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+# Longest wait for a pooled connection; past it the request answers 503 (database down).
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.5)
 
 
 def _database() -> dict:
@@ -128,8 +130,19 @@ def _database() -> dict:
     if DB_POOL_MAX:
         # psycopg's pool: ASGI and threaded servers reuse connections instead of
         # opening one per request. CONN_MAX_AGE must stay 0 with a pool.
-        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
+        options["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX,
+            "timeout": DB_POOL_TIMEOUT,
+            # A failed connect is retried with doubling delays: giving up soon lets the
+            # next request start a fresh, immediate attempt once the database is back,
+            # rather than waiting out a long backoff.
+            "reconnect_timeout": DB_CONNECT_TIMEOUT,
+        }
         db["CONN_MAX_AGE"] = 0
+        # Django then gives the pool a `check`: after a database restart the pooled
+        # connections are dead, and are replaced on checkout instead of failing requests.
+        db["CONN_HEALTH_CHECKS"] = True
     else:
         db["CONN_MAX_AGE"] = 60
         db["CONN_HEALTH_CHECKS"] = True
@@ -259,6 +272,10 @@ EMITRUN_TOKEN_RATE = env_str("EMITRUN_TOKEN_RATE", "6000/min")
 # How long a process may reuse a verified API token (and its space) without reading it
 # again; revocations and space changes evict at once (spaces/token_cache.py). 0: off.
 EMITRUN_TOKEN_CACHE_SECONDS = env_float("EMITRUN_TOKEN_CACHE_SECONDS", 10.0, minimum=0)
+
+# Failed authentications per client address ("N/s", "N/min", "N/hour"; empty turns it off):
+# past it, 429 with Retry-After (WebSocket close 4429) until the window ends.
+EMITRUN_AUTH_FAILURE_RATE = env_str("EMITRUN_AUTH_FAILURE_RATE", "20/min")
 # Longest long-poll a worker may ask for.
 EMITRUN_MAX_WAIT_SECONDS = 30
 
@@ -295,9 +312,14 @@ EMITRUN_ACCESS_LOG = env_bool("EMITRUN_ACCESS_LOG", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Secrets (API tokens in WebSocket URLs, Authorization values) are masked in every
+    # line, plain or JSON (emitrun/redaction.py).
     "filters": {"context": {"()": "emitrun.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "emitrun.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "emitrun.logs.JsonFormatter"},
     },
     "handlers": {
@@ -311,6 +333,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "emitrun.access": {"level": "INFO" if EMITRUN_ACCESS_LOG else "WARNING"},
+        # uvicorn's own handlers would print request lines (with `?token=`) unmasked.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }
 

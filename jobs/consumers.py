@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from emitrun import metrics, realtime
 from emitrun.env import env_float, env_int
-from emitrun.errors import Unauthenticated
+from emitrun.errors import RateLimited, Unauthenticated
 from jobs.events import StreamMessage
 from jobs.models import Job, JobEvent
 from jobs.queries import counts_by_status
@@ -54,6 +54,7 @@ log = logging.getLogger("emitrun.streams")
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429  # too many failed authentications from this address
 
 REPLAY_MAX = env_int("EMITRUN_STREAM_REPLAY_MAX", 10_000, minimum=1)
 PING_EVERY = env_float("EMITRUN_STREAM_PING_SECONDS", 20.0, minimum=0.1)
@@ -98,6 +99,7 @@ class Credentials:
     user: Any  # the session's user (AnonymousUser when none)
     same_origin: bool  # a session counts only from a page of our own origin
     since: int | None
+    client: str | None = None  # the peer address, for the auth-failure throttle
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def credentials_of(scope: dict) -> Credentials:
         user=scope.get("user"),
         same_origin=_same_origin(headers),
         since=_since((query.get("since") or [None])[0]),
+        client=(scope.get("client") or [None])[0],
     )
 
 
@@ -154,7 +157,9 @@ def authorise(creds: Credentials, *, space_id: str | None, job_id: str | None) -
     """Who may watch the space (space_id) or the job (job_id). Raises Denied."""
     if creds.secret:
         try:
-            token = authenticate_secret(creds.secret)
+            token = authenticate_secret(creds.secret, client=creds.client)
+        except RateLimited:
+            raise Denied(CLOSE_RATE_LIMITED) from None
         except Unauthenticated:
             raise Denied(CLOSE_UNAUTHENTICATED) from None
         return token_access(token, space_id=space_id, job_id=job_id)
@@ -420,13 +425,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(msg, cls=DjangoJSONEncoder))
 
 
-def token_for(value: str) -> ApiToken:
+def token_for(value: str, *, client: str | None = None) -> ApiToken:
     """The active ApiToken behind a realtime access token (or a raw API key).
 
-    Raises Unauthenticated.
+    Raises Unauthenticated, or RateLimited for a client over its auth-failure budget.
     """
     if value.startswith(SECRET_PREFIX):
-        return authenticate_secret(value)
+        return authenticate_secret(value, client=client)
     pk = realtime.unsign_token(value, salt=realtime.ACCESS_SALT, max_age=ACCESS_TTL)
     token = ApiToken.objects.select_related("space").filter(pk=pk).first() if pk else None
     if token is None or not token.is_active:
@@ -451,7 +456,9 @@ class SpooledConsumer(StreamConsumer):
         self.jobs: set[str] = set()
         self.queue_names: dict[str, str | None] = {}
         try:
-            token = token_for(creds.secret or "")
+            token = token_for(creds.secret or "", client=creds.client)
+        except RateLimited:
+            raise Denied(CLOSE_RATE_LIMITED) from None
         except Unauthenticated:
             raise Denied(CLOSE_UNAUTHENTICATED) from None
         return token_access(token, space_id=str(token.space_id), job_id=None)

@@ -14,8 +14,9 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from emitrun.errors import Forbidden, Unauthenticated
-from spaces import token_cache, tokens
+from spaces import lockout, token_cache, tokens
 from spaces.models import ApiToken
+from spaces.rates import parse_rate
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is loading
     from rest_framework.views import APIView
@@ -23,8 +24,21 @@ if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is loadi
 _LAST_USED_EVERY = timedelta(seconds=60)
 
 
-def authenticate_secret(secret: str) -> ApiToken:
-    """The active token with this secret (space loaded), else Unauthenticated."""
+def authenticate_secret(secret: str, *, client: str | None = None) -> ApiToken:
+    """The active token with this secret (space loaded), else Unauthenticated.
+
+    With `client` (the peer address), failures are counted against it, and a client over
+    its failure budget gets RateLimited before any lookup (spaces/lockout.py).
+    """
+    lockout.check(client)
+    try:
+        return _authenticate(secret)
+    except Unauthenticated:
+        lockout.record_failure(client)
+        raise
+
+
+def _authenticate(secret: str) -> ApiToken:
     if not secret.startswith(tokens.SECRET_PREFIX) or len(secret) > 200:
         raise Unauthenticated("Invalid API token")
     secret_hash = tokens.hash_secret(secret)
@@ -72,8 +86,8 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise Unauthenticated("Invalid API token") from None
-        return None, authenticate_secret(secret)
+            secret = ""  # counted as a failure like any other wrong secret
+        return None, authenticate_secret(secret, client=request.META.get("REMOTE_ADDR"))
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
@@ -101,26 +115,6 @@ class HasScopes(BasePermission):
             f"This token lacks the {' or '.join(wanted)} scope",
             {"required_scope": wanted[0], "any_of": wanted},
         )
-
-
-def parse_rate(rate: str) -> tuple[int, int] | None:
-    """'600/min' -> (600, 60). Empty means no limit."""
-    if not rate:
-        return None
-    count, _, period = rate.partition("/")
-    seconds = {
-        "s": 1,
-        "sec": 1,
-        "second": 1,
-        "m": 60,
-        "min": 60,
-        "minute": 60,
-        "h": 3600,
-        "hour": 3600,
-    }.get(period.strip().lower())
-    if seconds is None or not count.strip().isdigit():
-        raise ValueError(f"bad rate {rate!r}; use N/s, N/min or N/hour")
-    return int(count), seconds
 
 
 class TokenRateThrottle(BaseThrottle):

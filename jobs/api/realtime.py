@@ -27,7 +27,14 @@ from rest_framework.views import APIView
 
 from emitrun import realtime
 from emitrun.env import env_int
-from emitrun.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed, error_response
+from emitrun.errors import (
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+    error_response,
+)
 from jobs import consumers
 from jobs.consumers import Access, Denied
 from spaces.authentication import authenticate_secret
@@ -76,7 +83,9 @@ class LoginView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        token = authenticate_secret(_field(request, "api_key"))
+        token = authenticate_secret(
+            _field(request, "api_key"), client=request.META.get("REMOTE_ADDR")
+        )
         return Response(
             {
                 **_access(token),
@@ -118,7 +127,7 @@ def _authorise(request: HttpRequest, job_id: str | None) -> Access:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthenticated()
-    token = consumers.token_for(value.strip())
+    token = consumers.token_for(value.strip(), client=request.META.get("REMOTE_ADDR"))
     try:
         access = consumers.token_access(token, space_id=str(token.space_id), job_id=job_id)
     except Denied as exc:
@@ -132,6 +141,10 @@ async def events(request: HttpRequest, job_id: str | None = None) -> HttpRespons
     """GET /events and /events/jobs/{id}: the SSE stream (see the module docstring)."""
     try:
         access = await sync_to_async(_authorise)(request, job_id)
+    except RateLimited as exc:
+        response = error_response(exc.code, exc.message, exc.http_status, exc.details)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except (Unauthenticated, Forbidden, NotFound) as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     queue = request.GET.get("queue") or None
