@@ -1,15 +1,17 @@
-"""ASGI middleware refusing request bodies over the limit before the app reads them.
+"""ASGI and WSGI middleware refusing request bodies over the limit before the app reads them.
 
 Django's ASGI handler reads a whole body (to a spooled temporary file) before any view,
 and DRF's parsers read it again, whatever its size, when a client sends it chunked
 (no Content-Length) or lies about its length. This layer answers 413 PAYLOAD_TOO_LARGE
 as soon as the declared length, or the bytes received so far, pass
 DATA_UPLOAD_MAX_MEMORY_SIZE (EMITRUN_MAX_BODY_BYTES), so nothing past the limit is ever
-buffered or parsed.
+buffered or parsed. `WsgiBodySizeLimit` does the same for the WSGI entry point (the REST
+API under gunicorn, emitrun/wsgi.py).
 """
 
+import io
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from django.conf import settings
@@ -75,14 +77,18 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
+def _too_large(limit: int) -> bytes:
+    return json.dumps(
         {
             "code": "PAYLOAD_TOO_LARGE",
             "message": "Request body too large",
             "details": {"max_bytes": limit},
         }
     ).encode()
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = _too_large(limit)
     await send(
         {
             "type": "http.response.start",
@@ -95,3 +101,46 @@ async def _refuse(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class WsgiBodySizeLimit:
+    """The WSGI twin: a declared length over the limit is refused unread; a body without
+    one (chunked) is read up to the limit into memory and handed on with its length set."""
+
+    def __init__(self, app: WsgiApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        limit = self.limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = environ.get("CONTENT_LENGTH") or ""
+        if declared.strip():
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False  # Django answers a malformed length itself
+            if too_big:
+                return self._refuse(start_response, limit)
+        elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                return self._refuse(start_response, limit)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _refuse(start_response: Callable[..., Any], limit: int) -> list[bytes]:
+        body = _too_large(limit)
+        start_response(
+            "413 Payload Too Large",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]

@@ -2,5 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from emitrun.bodylimit import WsgiBodySizeLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
-application = get_wsgi_application()
+application = WsgiBodySizeLimit(get_wsgi_application())

@@ -4,10 +4,12 @@ email, in the cache (Redis when REDIS_URL is set, so every web process shares th
 Counters live in fixed windows of EMITRUN_SIGNIN_WINDOW_SECONDS: once an address or an
 email has reached its limit in the current window, the request is refused (429) without
 checking the password or sending mail, until the window ends. Keys hold a hash of the
-email, never the email itself.
+email, never the email itself. A cache outage turns the throttle off (logged), never the
+sign-in form.
 """
 
 import hashlib
+import logging
 import time
 from typing import Literal
 
@@ -16,6 +18,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 Kind = Literal["signin", "reset"]
+log = logging.getLogger(__name__)
 
 
 def _limits(kind: Kind) -> tuple[int, int]:
@@ -41,7 +44,11 @@ def _keys(request: HttpRequest, email: str, kind: Kind) -> list[tuple[str, int]]
 def retry_after(request: HttpRequest, email: str, kind: Kind = "signin") -> int:
     """Seconds until this client may try again for this email; 0 when not throttled."""
     keys = _keys(request, email, kind)
-    counts = cache.get_many([key for key, _ in keys])
+    try:
+        counts = cache.get_many([key for key, _ in keys])
+    except Exception:  # noqa: BLE001 - the cache is down: do not throttle, do not fail
+        log.warning("sign-in throttle skipped: the cache is unreachable")
+        return 0
     if all(counts.get(key, 0) < limit for key, limit in keys):
         return 0
     window = settings.EMITRUN_SIGNIN_WINDOW_SECONDS
@@ -52,15 +59,21 @@ def record(request: HttpRequest, email: str, kind: Kind = "signin") -> None:
     """Counts one failed sign-in (or one reset mail asked for) against the client's
     address and the email."""
     timeout = settings.EMITRUN_SIGNIN_WINDOW_SECONDS + 5
-    for key, _ in _keys(request, email, kind):
-        # add() then incr(): incr alone fails on a missing key, and a key must expire.
-        cache.add(key, 0, timeout=timeout)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr(): the window has just ended
-            cache.add(key, 1, timeout=timeout)
+    try:
+        for key, _ in _keys(request, email, kind):
+            # add() then incr(): incr alone fails on a missing key, and a key must expire.
+            cache.add(key, 0, timeout=timeout)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add() and incr(): the window just ended
+                cache.add(key, 1, timeout=timeout)
+    except Exception:  # noqa: BLE001 - the cache is down: the attempt goes uncounted
+        log.warning("sign-in throttle not counted: the cache is unreachable")
 
 
 def clear(request: HttpRequest, email: str) -> None:
     """Forgets the email's failed sign-ins after a successful one (the address's stay)."""
-    cache.delete(_keys(request, email, "signin")[1][0])
+    try:
+        cache.delete(_keys(request, email, "signin")[1][0])
+    except Exception:  # noqa: BLE001
+        log.warning("sign-in throttle not cleared: the cache is unreachable")

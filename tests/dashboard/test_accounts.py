@@ -233,3 +233,24 @@ def test_account_page_changes_the_password_and_keeps_you_signed_in(owner):
     assert client.get("/accounts/profile/").status_code == 200
     owner.refresh_from_db()
     assert owner.check_password(STRONG)
+
+
+DEAD_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+
+
+@pytest.mark.django_db
+def test_signing_in_works_while_the_cache_is_down(settings):
+    settings.CACHES = DEAD_CACHE
+    user = UserFactory(email=fresh_email())
+    r = fresh_client().post("/accounts/login/", {"email": user.email, "password": "nope"})
+    assert r.status_code == 422
+    client = fresh_client()
+    r = client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    assert r.status_code == 302
+    assert client.get("/accounts/profile/").status_code == 200
