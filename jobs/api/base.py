@@ -70,3 +70,16 @@ def with_space(jobs: list[Job], space: Space) -> list[Job]:
     for job in jobs:
         job.space = space
     return jobs
+
+
+def batch_answer(succeeded: list[dict], failed: list[dict], total: int) -> Response:
+    """The answer of every batch route: per-item results, failures by input index."""
+    return Response(
+        {
+            "succeeded": succeeded,
+            "failed": failed,
+            "total": total,
+            "success_count": len(succeeded),
+            "failure_count": len(failed),
+        }
+    )

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from emitrun.errors import DomainError
 from jobs import lifecycle
-from jobs.api.base import SpaceAPIView
+from jobs.api.base import SpaceAPIView, batch_answer
 from jobs.api.serializers import BatchInput, BatchItemInput
 from jobs.lifecycle import ItemOutcome, LeaseItem
 from spaces import scopes
@@ -63,15 +63,7 @@ class _BatchView(SpaceAPIView):
             else:
                 succeeded.append({"index": index, **_moved(outcome)})
         failed.sort(key=lambda f: f["index"])
-        return Response(
-            {
-                "succeeded": succeeded,
-                "failed": failed,
-                "total": len(items),
-                "success_count": len(succeeded),
-                "failure_count": len(failed),
-            }
-        )
+        return batch_answer(succeeded, failed, len(items))
 
 
 class BatchAckView(_BatchView):

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from emitrun.errors import DomainError
 from jobs import lifecycle, queries
-from jobs.api.base import SpaceAPIView, paged
+from jobs.api.base import SpaceAPIView, batch_answer, paged
 from jobs.api.fields import check_size
 from jobs.api.serializers import (
     BulkCreateInput,
@@ -92,15 +92,7 @@ class JobBulkView(SpaceAPIView):
             {"index": i, "job_id": str(r.job.id), "created": r.created}
             for i, r in zip(indexes, results, strict=True)
         ]
-        return Response(
-            {
-                "succeeded": succeeded,
-                "failed": failed,
-                "total": len(items),
-                "success_count": len(succeeded),
-                "failure_count": len(failed),
-            }
-        )
+        return batch_answer(succeeded, failed, len(items))
 
 
 def _flatten(errors: dict) -> str:
