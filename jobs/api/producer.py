@@ -74,15 +74,13 @@ class JobBulkView(SpaceAPIView):
         batch = self.valid(BulkCreateInput, request.data)
         items = batch.validated_data["jobs"]
         specs, indexes, failed = [], [], []
+        check = CreateJobInput()
         for index, item in enumerate(items):
             try:
-                serializer = CreateJobInput(data=batch.item_data(item))
-                if serializer.is_valid():
-                    specs.append(serializer.spec())
-                    indexes.append(index)
-                    continue
-                error = _flatten(serializer.errors)
-            except serializers.ValidationError as exc:  # two spellings that disagree
+                specs.append(check.spec_of(batch.item_data(item)))
+                indexes.append(index)
+                continue
+            except serializers.ValidationError as exc:  # bad fields, or two spellings disagree
                 error = _flatten(exc.detail)
             except DomainError as exc:  # an oversized payload
                 error = exc.message

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from jobs.api.fields import (
     EVENT_TYPE_RE,
@@ -74,8 +75,25 @@ class CreateJobInput(Input):
         return attrs
 
     def spec(self) -> JobSpec:
-        data = {k: v for k, v in self.validated_data.items() if v is not None}
-        return JobSpec(**data)
+        return _spec(self.validated_data)
+
+    def spec_of(self, data: Any) -> JobSpec:
+        """Validates one more body with this instance, which keeps no state between calls:
+        a bulk builds its fields once (DRF deep-copies every field per instance), not per
+        item. Raises ValidationError holding what `.errors` would, or PayloadTooLarge.
+        """
+        try:
+            return _spec(self.run_validation(data))
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            # A null body: Serializer.errors words it so, and so must we.
+            if isinstance(detail, list) and getattr(detail[0], "code", None) == "null":
+                detail = {"non_field_errors": [ErrorDetail("No data provided", code="null")]}
+            raise serializers.ValidationError(detail) from None
+
+
+def _spec(attrs: dict[str, Any]) -> JobSpec:
+    return JobSpec(**{k: v for k, v in attrs.items() if v is not None})
 
 
 class BulkCreateInput(Input):
