@@ -1,12 +1,21 @@
 """Bulk creation: per-item answers as a lone create would give them, a few statements."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from emitrun import realtime
 from emitrun.errors import DomainError
+from jobs import lifecycle
 from jobs.api.producer import _flatten
 from jobs.api.serializers import BulkCreateInput, CreateJobInput
+from jobs.models import Job, JobEvent, JobTag
+from tests.conftest import SYSTEM
 
 URL = "/api/v1/jobs/bulk"
 
@@ -95,3 +104,85 @@ def test_a_reused_input_reports_what_a_fresh_one_does(data):
     with pytest.raises(ValidationError) as caught:
         CreateJobInput().spec_of(data)
     assert caught.value.detail == fresh.errors
+
+
+# --- What is stored ---------------------------------------------------------------------
+
+
+def spec(**fields) -> lifecycle.JobSpec:
+    return lifecycle.JobSpec(**{"name": "work", **fields})
+
+
+def test_stored_jobs_are_the_jobs_answered(space):
+    later = timezone.now() + timedelta(hours=1)
+    specs = [
+        spec(),
+        spec(name="other", payload={"n": [1, None, "é"]}, priority=-7, max_retries=0),
+        spec(tags=["a", "b", 3], idempotency_key="k-1", timeout_seconds=9),
+        spec(tags={"x": 1, "y": None}, scheduled_for=later, payload="text"),
+        spec(
+            callback_url="https://example.com/h", callback_headers={"X-A": "1"}, callback_secret="s"
+        ),
+    ]
+    made = lifecycle.create_many(space, specs, actor=SYSTEM)
+    columns = [f.attname for f in Job._meta.concrete_fields]
+    for result in made:
+        stored = Job.objects.get(pk=result.job.pk)
+        assert [getattr(stored, c) for c in columns] == [getattr(result.job, c) for c in columns]
+    assert [r.job.status for r in made] == ["pending"] * 3 + ["scheduled", "pending"]
+
+
+def test_every_created_job_gets_its_tags_and_one_created_event(space):
+    specs = [spec(tags=["a", "a", "b"]), spec(tags={"k": 1}), spec(), spec(tags=[1, None])]
+    made = [r.job for r in lifecycle.create_many(space, specs, actor=SYSTEM)]
+    tags = {
+        job.pk: sorted(JobTag.objects.filter(job=job).values_list("tag", flat=True)) for job in made
+    }
+    assert list(tags.values()) == [["a", "b"], ["k"], [], []]
+    events = JobEvent.objects.filter(space=space).order_by("id")
+    assert [(e.job_id, e.type, e.data) for e in events] == [
+        (job.pk, "job.created", {"name": "work", "priority": 0}) for job in made
+    ]
+
+
+def test_a_bulk_answers_used_keys_and_twins_with_one_job(api, space):
+    first = api.producer.post("/api/v1/jobs", {"name": "work", "idempotency_key": "old"}).json()
+    items = [
+        {"idempotency_key": "old"},
+        {"idempotency_key": "new"},
+        {"idempotency_key": "new"},
+        {},
+    ]
+    out = api.producer.post(URL, {"name": "work", "jobs": items}).json()
+    answers = [(s["job_id"], s["created"]) for s in out["succeeded"]]
+    new = Job.objects.get(space=space, idempotency_key="new")
+    assert answers[:3] == [(first["id"], False), (str(new.pk), True), (str(new.pk), False)]
+    assert answers[3][1] is True
+    assert Job.objects.filter(space=space).count() == 3
+    assert JobEvent.objects.filter(space=space, type="job.created").count() == 3
+
+
+def test_a_bulk_publishes_every_created_event_after_commit(
+    api, space, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as hooks:
+        out = api.producer.post(URL, {"name": "work", "jobs": [{}, {}, {}]}).json()
+    published = [m for hook in hooks if hook.func is realtime.publish for m in hook.args[0]]
+    assert [(m["job_id"], m["type"]) for m in published] == [
+        (s["job_id"], "job.created") for s in out["succeeded"]
+    ]
+
+
+# Transactional: the request's own transaction is then BEGIN/COMMIT, not a savepoint.
+@pytest.mark.django_db(transaction=True)
+def test_bulk_statements_do_not_grow_with_the_batch(api, space):
+    def statements_for(n: int) -> list[str]:
+        body = {"name": "work", "jobs": [{"payload": i, "tags": ["t"]} for i in range(n)]}
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.producer.post(URL, body).json()["success_count"] == n
+        return [q["sql"].split()[0] for q in ctx.captured_queries]
+
+    statements_for(1)  # the token's first use and the queue's creation
+    # The jobs, their tags, their events; after commit one wake for the waiting polls.
+    expected = ["BEGIN", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "INSERT", "COMMIT", "SELECT"]
+    assert statements_for(2) == statements_for(100) == expected

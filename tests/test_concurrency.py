@@ -299,3 +299,26 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_job(connect):
     jobs = Job.objects.filter(space=space, idempotency_key="order-42")
     assert [str(pk) for pk in jobs.values_list("pk", flat=True)] == [answers[0].json()["id"]]
     assert JobEvent.objects.filter(space=space, type="job.created").count() == 1
+
+
+def test_concurrent_bulks_sharing_keys_make_one_job_per_key(connect):
+    space = SpaceFactory()
+    start = threading.Barrier(4)
+    clients = [connect(space) for _ in range(4)]
+
+    def bulk(n: int) -> httpx.Response:
+        http = clients[n]
+        assert http.get("/jobs", params={"limit": 1}).status_code == 200
+        items = [{"idempotency_key": f"k{i}"} for i in range(20)] + [{"payload": n}]
+        start.wait(timeout=10)
+        return http.post("/jobs/bulk", json={"queue_name": "work", "jobs": items})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [r.json()["succeeded"] for r in pool.map(bulk, range(4))]
+
+    for i in range(20):
+        outcomes = [(a[i]["job_id"], a[i]["created"]) for a in answers]
+        assert len({job_id for job_id, _ in outcomes}) == 1
+        assert sorted(created for _, created in outcomes) == [False] * 3 + [True]
+    assert Job.objects.filter(space=space).count() == 20 + 4
+    assert JobEvent.objects.filter(space=space, type="job.created").count() == 24

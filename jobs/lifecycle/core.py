@@ -17,6 +17,7 @@ from django.utils import timezone
 from emitrun import metrics, realtime
 from emitrun.errors import InvalidState, JobKilled, LeaseExpired
 from jobs import wakeup
+from jobs.lifecycle import rows
 from jobs.models import LEASED, TERMINAL, Job, JobEvent, Status
 from notifications import outbox
 from spaces.models import Space
@@ -120,7 +121,7 @@ def record_many(
 ) -> list[JobEvent]:
     """Appends events in one INSERT, their deliveries in another, and hooks the fan-out."""
     at = now or timezone.now()
-    events = JobEvent.objects.bulk_create(
+    events = rows.insert_events(
         [
             JobEvent(
                 job=job,

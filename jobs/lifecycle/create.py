@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobs.lifecycle import rows
 from jobs.lifecycle.core import Actor, record_many
 from jobs.models import Job, JobTag, Queue, Status
 from spaces.models import Space
@@ -66,7 +67,7 @@ def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
     job = _new_job(space, spec, timezone.now(), defaults[spec.name])
     try:
         with transaction.atomic():  # savepoint: a concurrent twin may win the unique key
-            job.save(force_insert=True)
+            rows.insert_jobs([job])
     except IntegrityError:
         twin = _by_key(space, [key]).get(key) if key else None
         if twin is None:
@@ -100,7 +101,7 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
         return results
     try:
         with transaction.atomic():
-            Job.objects.bulk_create(fresh)
+            rows.insert_jobs(fresh)
     except IntegrityError:
         # A concurrent request used one of the keys meanwhile: fall back to one by one.
         return [create(space, spec, actor=actor) for spec in specs]
@@ -173,13 +174,13 @@ def _new_job(space: Space, spec: JobSpec, now: datetime, defaults: tuple[int, in
 
 
 def _add_tags(jobs: list[Job]) -> None:
-    rows = [
+    tags = [
         JobTag(job=job, space_id=job.space_id, tag=tag)
         for job in jobs
         for tag in tag_names(job.tags)
     ]
-    if rows:
-        JobTag.objects.bulk_create(rows)
+    if tags:
+        rows.insert_tags(tags)
 
 
 def _created_data(job: Job) -> dict:
