@@ -184,5 +184,20 @@ def test_bulk_statements_do_not_grow_with_the_batch(api, space):
 
     statements_for(1)  # the token's first use and the queue's creation
     # The jobs, their tags, their events; after commit one wake for the waiting polls.
-    expected = ["BEGIN", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "INSERT", "COMMIT", "SELECT"]
+    expected = ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT", "SELECT"]
     assert statements_for(2) == statements_for(100) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_without_a_key_needs_no_savepoint(api):
+    api.producer.post("/api/v1/jobs", {"name": "work"})  # token and queue are known now
+    for body, expected in [
+        ({"name": "work"}, ["BEGIN", "INSERT", "INSERT", "COMMIT", "SELECT"]),
+        (
+            {"name": "work", "idempotency_key": "k"},
+            ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "COMMIT", "SELECT"],
+        ),
+    ]:
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.producer.post("/api/v1/jobs", body).status_code == 201
+        assert [q["sql"].split()[0] for q in ctx.captured_queries] == expected

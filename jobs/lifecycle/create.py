@@ -1,6 +1,7 @@
 """Creating jobs: - -> pending, or - -> scheduled when scheduled_for is in the future."""
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,7 @@ def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
     defaults = ensure_queues(space, {spec.name})
     job = _new_job(space, spec, timezone.now(), defaults[spec.name])
     try:
-        with transaction.atomic():  # savepoint: a concurrent twin may win the unique key
+        with _savepoint_if(bool(key)):  # a concurrent twin may win the unique key
             rows.insert_jobs([job])
     except IntegrityError:
         twin = _by_key(space, [key]).get(key) if key else None
@@ -100,9 +101,11 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
     if not fresh:
         return results
     try:
-        with transaction.atomic():
+        with _savepoint_if(any(job.idempotency_key for job in fresh)):
             rows.insert_jobs(fresh)
     except IntegrityError:
+        if not keys:
+            raise
         # A concurrent request used one of the keys meanwhile: fall back to one by one.
         return [create(space, spec, actor=actor) for spec in specs]
     _add_tags(fresh)
@@ -138,6 +141,13 @@ def ensure_queues(space: Space, names: set[str]) -> dict[str, tuple[int, int]]:
 
 def forget_queue(space: Space, name: str) -> None:
     _known_queues.pop((str(space.pk), name), None)
+
+
+def _savepoint_if(keyed: bool) -> AbstractContextManager:
+    """A savepoint to recover from a lost idempotency key. The key's is the only unique
+    constraint a new job can break, so jobs without one skip its two round trips.
+    """
+    return transaction.atomic() if keyed else nullcontext()
 
 
 def _by_key(space: Space, keys: list[str]) -> dict[str, Job]:
