@@ -12,6 +12,8 @@ from rest_framework.exceptions import ValidationError
 from emitrun import realtime
 from emitrun.errors import DomainError
 from jobs import lifecycle
+from jobs.api.fields import snake_keys
+from jobs.api.items import plain_spec
 from jobs.api.producer import _flatten
 from jobs.api.serializers import BulkCreateInput, CreateJobInput
 from jobs.models import Job, JobEvent, JobTag
@@ -104,6 +106,39 @@ def test_a_reused_input_reports_what_a_fresh_one_does(data):
     with pytest.raises(ValidationError) as caught:
         CreateJobInput().spec_of(data)
     assert caught.value.detail == fresh.errors
+
+
+PLAIN = [
+    {"name": "a"},
+    {"name": "a.b_c-9", "payload": {"n": [1, None, "é"]}, "priority": -100},
+    {"name": "a", "payload": None, "priority": 100, "maxRetries": 0, "timeoutSeconds": 86400},
+    {"queue_name": "a", "tags": ["x", 1, None], "idempotencyKey": "order-7"},
+    {"name": "a", "tags": {"k": 1}, "idempotency_key": None, "tags_extra": 1, "jobType": "x"},
+    {"name": "a", "payload": "x" * 100, "tags": None, "max_retries": 100, "timeout_seconds": 1},
+]
+FULL_CHECK = [
+    {"name": " a "},
+    {"name": "a\n"},
+    {"name": "a", "idempotency_key": " k"},
+    {"name": "a", "idempotency_key": "clé"},
+    {"name": "a", "priority": 5.0},
+    {"name": "a", "scheduled_for": "2030-01-01T00:00:00Z"},
+    {"name": "a", "scheduled_for": None},
+    {"name": "a", "callback_url": "https://example.com/h", "callback_headers": {"X-A": "1"}},
+    {"name": "a", "callback_url": "", "callback_secret": ""},
+]
+
+
+@pytest.mark.parametrize("data", PLAIN + FULL_CHECK)
+def test_a_reused_input_accepts_what_a_fresh_one_does(data):
+    fresh = CreateJobInput(data=data)
+    assert fresh.is_valid(), fresh.errors
+    assert CreateJobInput().spec_of(data) == fresh.spec()
+
+
+def test_plain_items_skip_the_serializer_fields():
+    assert all(plain_spec(snake_keys(d, CreateJobInput.aliases)) for d in PLAIN)
+    assert not any(plain_spec(snake_keys(d, CreateJobInput.aliases)) for d in FULL_CHECK)
 
 
 # --- What is stored ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from jobs.api.fields import (
     snake_keys,
     validate_headers,
 )
+from jobs.api.items import plain_spec
 from jobs.lifecycle import JobSpec, tag_names
 from jobs.models import Job
 from jobs.queries import ORDER_FIELDS, STATUS_FILTERS, JobFilter
@@ -80,9 +81,14 @@ class CreateJobInput(Input):
     def spec_of(self, data: Any) -> JobSpec:
         """Validates one more body with this instance, which keeps no state between calls:
         a bulk builds its fields once (DRF deep-copies every field per instance), not per
-        item. Raises ValidationError holding what `.errors` would, or PayloadTooLarge.
+        item, and plain bodies skip the fields (jobs/api/items.py). Raises ValidationError
+        holding what `.errors` would, or PayloadTooLarge.
         """
         try:
+            if isinstance(data, dict):
+                spec = plain_spec(snake_keys(data, self.aliases))
+                if spec is not None:
+                    return spec
             return _spec(self.run_validation(data))
         except serializers.ValidationError as exc:
             detail = exc.detail
