@@ -36,6 +36,7 @@ def lone_error(body: dict, item: object) -> str:
         return exc.message
 
 
+TOO_BIG = {"payload": "x" * (settings.EMITRUN_MAX_PAYLOAD_BYTES + 1)}  # a 413 when alone
 BAD_ITEMS = [
     {"priority": "high"},
     {"priority": 101},
@@ -68,7 +69,7 @@ BAD_ITEMS = [
     {"callback_headers": {"X-Ok": 5}},
     {"callback_secret": 5},
     {"callback_secret": "s" * 256},
-    {"payload": "x" * (settings.EMITRUN_MAX_PAYLOAD_BYTES + 1)},
+    TOO_BIG,
     "not an object",
     5,
     [],
@@ -106,6 +107,15 @@ def test_a_reused_input_reports_what_a_fresh_one_does(data):
     with pytest.raises(ValidationError) as caught:
         CreateJobInput().spec_of(data)
     assert caught.value.detail == fresh.errors
+
+
+@pytest.mark.parametrize("item", [i for i in BAD_ITEMS if i is not TOO_BIG])
+def test_a_bad_single_create_is_refused_as_the_serializer_words_it(api, item):
+    body = {"name": "own", **item} if isinstance(item, dict) else item
+    r = api.producer.post("/api/v1/jobs", body)
+    fresh = CreateJobInput(data=body)
+    assert not fresh.is_valid()
+    assert (r.status_code, r.json()["details"]) == (400, fresh.errors)
 
 
 PLAIN = [
