@@ -1,6 +1,7 @@
 """Creating jobs: - -> pending, or - -> scheduled when scheduled_for is in the future."""
 
 import time
+import uuid
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,25 +163,42 @@ def _by_key(space: Space, keys: list[str]) -> dict[str, Job]:
 def _new_job(space: Space, spec: JobSpec, now: datetime, defaults: tuple[int, int]) -> Job:
     retries, timeout = defaults
     later = spec.scheduled_for is not None and spec.scheduled_for > now
-    run_at = spec.scheduled_for if later else now
-    return Job(
-        space=space,
-        name=spec.name,
-        status=Status.SCHEDULED if later else Status.PENDING,
-        payload=spec.payload,
-        priority=spec.priority,
-        tags=spec.tags,
-        idempotency_key=spec.idempotency_key or None,
-        max_retries=retries if spec.max_retries is None else spec.max_retries,
-        timeout_seconds=timeout if spec.timeout_seconds is None else spec.timeout_seconds,
-        scheduled_for=spec.scheduled_for,
-        run_at=run_at,
-        callback_url=spec.callback_url or "",
-        callback_headers=spec.callback_headers or None,
-        callback_secret=spec.callback_secret or "",
-        created_at=now,
-        updated_at=now,
-    )
+    values = {
+        **_UNSET,
+        "id": uuid.uuid4(),
+        "space_id": space.pk,
+        "name": spec.name,
+        "status": Status.SCHEDULED if later else Status.PENDING,
+        "payload": spec.payload,
+        "priority": spec.priority,
+        "tags": spec.tags,
+        "idempotency_key": spec.idempotency_key or None,
+        "max_retries": retries if spec.max_retries is None else spec.max_retries,
+        "timeout_seconds": timeout if spec.timeout_seconds is None else spec.timeout_seconds,
+        "scheduled_for": spec.scheduled_for,
+        "run_at": spec.scheduled_for if later else now,
+        "callback_url": spec.callback_url or "",
+        "callback_headers": spec.callback_headers or None,
+        "callback_secret": spec.callback_secret or "",
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Positional values skip Model.__init__'s keyword and default handling per field:
+    # half the cost, which counts a hundred times per bulk.
+    job = Job(*[values[column] for column in _COLUMNS])
+    job.space = space
+    return job
+
+
+_COLUMNS = [f.attname for f in Job._meta.concrete_fields]
+# What a new job holds in the columns _new_job does not set. A column with a callable
+# default must be set in _new_job (a KeyError there says so); tests/test_bulk_create.py
+# compares stored rows with the objects.
+_UNSET = {
+    f.attname: f.get_default()
+    for f in Job._meta.concrete_fields
+    if not (f.has_default() and callable(f.default))
+}
 
 
 def _add_tags(jobs: list[Job]) -> None:
