@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emitrun.errors import NotFound
-from jobs import queries
+from jobs import lifecycle, queries
 from jobs.lifecycle import Actor
 from jobs.models import Job
 from spaces.models import ApiToken, Space
@@ -29,6 +29,12 @@ class SpaceAPIView(APIView):
 
     def job(self, request: Request, job_id: str) -> Job:
         return queries.get_job_for_space(self.space(request), job_id)
+
+    def job_ref(self, request: Request, job_id: str) -> Job:
+        """The job for a lifecycle call that locks it first: that lock is its only read
+        (an unknown or foreign id answers 404 from there).
+        """
+        return lifecycle.ref(self.space(request), job_id)
 
     def actor(self, request: Request) -> Actor:
         return Actor.token(request.auth)

@@ -103,7 +103,7 @@ class ClaimOneView(SpaceAPIView):
 
     @extend_schema(request=ClaimOneInput, responses=JobOut, operation_id="v1_jobs_claim_one")
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(ClaimOneInput, request.data).validated_data
         return _done(
             lifecycle.claim_one(job, worker_id=inp["worker_id"], actor=self.actor(request))
@@ -115,7 +115,7 @@ class AckView(SpaceAPIView):
 
     @extend_schema(request=AckInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(AckInput, request.data)
         return _done(lifecycle.ack(job, actor=self.actor(request), **inp.lease()))
 
@@ -125,7 +125,7 @@ class ProgressView(SpaceAPIView):
 
     @extend_schema(request=ProgressInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(ProgressInput, request.data)
         v = inp.validated_data
         return _done(
@@ -145,7 +145,7 @@ class CheckpointView(SpaceAPIView):
 
     @extend_schema(request=CheckpointInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(CheckpointInput, request.data)
         data = inp.validated_data["data"]
         size = check_size("data", data)
@@ -163,7 +163,7 @@ class KeepaliveView(SpaceAPIView):
 
     @extend_schema(request=KeepaliveInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(KeepaliveInput, request.data)
         return _done(
             lifecycle.keepalive(
@@ -180,7 +180,7 @@ class CompleteView(SpaceAPIView):
 
     @extend_schema(request=CompleteInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(CompleteInput, request.data)
         return _done(
             lifecycle.complete(
@@ -196,7 +196,7 @@ class FailView(SpaceAPIView):
 
     @extend_schema(request=FailInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
+        job = self.job_ref(request, job_id)
         inp = self.valid(FailInput, request.data)
         v = inp.validated_data
         return _done(

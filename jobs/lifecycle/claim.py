@@ -3,6 +3,7 @@
 """
 
 import uuid
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -101,8 +102,9 @@ def _claim(
     lease_seconds: int,
 ) -> list[Job]:
     now = timezone.now()
-    settle(now=now, space=space, actor=SWEEPER)
-    paused = list(Queue.objects.filter(space=space, paused=True).values_list("name", flat=True))
+    overdue, paused = _space_state(space, now)
+    if overdue:
+        settle(now=now, space=space, actor=SWEEPER)
     names = [n for n in (names or []) if n not in paused] if names else None
     if names == []:
         return []
@@ -126,6 +128,28 @@ def _claim(
     if jobs:
         record_many([(job, kind, _delivered_data(job)) for job in jobs], actor=actor, now=now)
     return jobs
+
+
+def _space_state(space: Space, now: datetime) -> tuple[bool, list[str]]:
+    """(whether any job of the space is due or past its lease, the paused queue names)
+    in one round trip through the partial indexes, so a poll settles only when there is
+    something to settle.
+    """
+    if connection.vendor != "postgresql":
+        names = Queue.objects.filter(space=space, paused=True).values_list("name", flat=True)
+        return True, list(names)
+    with connection.cursor() as cursor:
+        cursor.execute(_SPACE_STATE_SQL, [space.pk, now, space.pk, now, space.pk])
+        overdue, paused = cursor.fetchone()
+    return overdue, list(paused)
+
+
+_SPACE_STATE_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'scheduled'"
+    " AND run_at <= %s) OR EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s"
+    " AND status IN ('delivered', 'running') AND lease_expires_at <= %s),"
+    " ARRAY(SELECT name FROM jobs_queue WHERE space_id = %s AND paused)"
+)
 
 
 def _claim_postgres(
