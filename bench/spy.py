@@ -86,6 +86,7 @@ def cpu_by_process() -> dict[str, float]:
                     name = key if key != "-m bench" else "load generator"
                     break
         out[name] += (int(fields[11]) + int(fields[12])) / tick
+        out[f"{name} (system)"] += int(fields[12]) / tick
     return out
 
 
