@@ -139,21 +139,20 @@ def record_many(
 ) -> list[JobEvent]:
     """Appends events in one INSERT, their deliveries in another, and hooks the fan-out."""
     at = now or timezone.now()
-    events = JobEvent.objects.bulk_create(
-        [
-            JobEvent(
-                job=job,
-                space_id=job.space_id,
-                type=type_,
-                status=job.status,
-                data=data,
-                worker_id=job.worker_id,
-                actor=actor.label,
-                at=at,
-            )
-            for job, type_, data in entries
-        ]
-    )
+    events = [
+        JobEvent(
+            job=job,
+            space_id=job.space_id,
+            type=type_,
+            status=job.status,
+            data=data,
+            worker_id=job.worker_id,
+            actor=actor.label,
+            at=at,
+        )
+        for job, type_, data in entries
+    ]
+    rows.insert_events(events)
     outbox.enqueue_many([(job, event) for (job, _, _), event in zip(entries, events, strict=True)])
     metrics.job_events(entries, at=at)
     messages = [realtime.message(event) for event in events]

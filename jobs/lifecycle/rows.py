@@ -13,11 +13,17 @@ from typing import Any
 from django.db import connection
 
 from emitrun.errors import NotFound
-from jobs.models import Job
+from jobs.models import Job, JobEvent
 
 _FIELDS = {f.name: f for f in Job._meta.concrete_fields}
 _COLUMNS = ", ".join(f'"{f.column}"' for f in Job._meta.concrete_fields)
 _TABLE = Job._meta.db_table
+_EVENT_FIELDS = [f for f in JobEvent._meta.concrete_fields if not f.primary_key]
+_EVENT_INSERT = (
+    f"INSERT INTO {JobEvent._meta.db_table}"  # noqa: S608 - column names only
+    f" ({', '.join(chr(34) + f.column + chr(34) for f in _EVENT_FIELDS)}) VALUES "
+)
+_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
 
 
 def _postgres() -> bool:
@@ -114,3 +120,25 @@ def update_each(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, ids, *arrays, statuses])
         return cursor.rowcount
+
+
+def insert_events(events: list[JobEvent]) -> None:
+    """Inserts the events in one statement and gives each its id (its stream seq)."""
+    if not events:
+        return
+    if not _postgres():
+        JobEvent.objects.bulk_create(events)
+        return
+    params = [
+        f.get_db_prep_save(getattr(event, f.attname), connection)
+        for event in events
+        for f in _EVENT_FIELDS
+    ]
+    sql = _EVENT_INSERT + ", ".join([_EVENT_ROW] * len(events)) + " RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for event, pk in zip(events, ids, strict=True):  # VALUES rows come back in order
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
