@@ -69,7 +69,9 @@ class PollView(SpaceAPIView):
                 return _jobs(jobs)
             if not connection.in_atomic_block:
                 connection.close()  # give the connection back to the pool while waiting
-            wakeup.wait(space.pk, seen, timeout=min(remaining, RECHECK_SECONDS))
+            wakeup.wait(
+                space.pk, seen, timeout=min(remaining, RECHECK_SECONDS), names=inp.get("names")
+            )
 
 
 class ClaimView(SpaceAPIView):

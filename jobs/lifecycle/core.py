@@ -158,10 +158,12 @@ def record_many(
     messages = [realtime.message(event) for event in events]
     transaction.on_commit(partial(realtime.publish, messages))
     # One wake per job that became claimable: each woken poller finds its own job.
-    claimable = {job.pk: job.space_id for job, _, _ in entries if job.status == Status.PENDING}
+    claimable = {
+        job.pk: (job.space_id, job.name) for job, _, _ in entries if job.status == Status.PENDING
+    }
     pending = Counter(claimable.values())
-    for space_id, count in pending.items():
-        transaction.on_commit(partial(wakeup.notify, space_id, count))
+    for (space_id, name), count in pending.items():
+        transaction.on_commit(partial(wakeup.notify, space_id, count, name))
     return events
 
 
