@@ -174,3 +174,27 @@ def test_the_shared_job_renderer_answers_what_the_serializer_does(api, space):
     lifecycle.progress(run, percent=50, message="half", actor=SYSTEM, lease_id=str(run.lease_id))
     for job in Job.objects.select_related("space").filter(pk__in=[pending.pk, run.pk]):
         assert job_data(job) == dict(JobOut(job).data)
+
+
+def test_bad_items_get_the_messages_a_serializer_per_item_would_give(api, space):
+    from jobs.api.batch import _flatten
+    from jobs.api.serializers import BatchItemInput
+
+    bad = [
+        [],
+        "x",
+        {},
+        {"id": "not-a-uuid"},
+        {"id": str(uuid.uuid4()), "lease_id": "x" * 101},
+        {"id": str(uuid.uuid4()), "job_id": str(uuid.uuid4())},
+        {"id": str(uuid.uuid4()), "worker_id": 5},
+    ]
+    expected = []
+    for raw in bad:
+        fresh = BatchItemInput(data=raw)
+        assert not fresh.is_valid()
+        expected.append(_flatten(fresh.errors))
+    body = ok(api.worker.post(f"{base(space)}/complete", {"jobs": bad}))
+    assert body["success_count"] == 0
+    assert [f["error"]["message"] for f in body["failed"]] == expected
+    assert all(f["error"]["code"] == "VALIDATION_ERROR" for f in body["failed"])
