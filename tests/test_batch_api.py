@@ -198,3 +198,16 @@ def test_bad_items_get_the_messages_a_serializer_per_item_would_give(api, space)
     assert body["success_count"] == 0
     assert [f["error"]["message"] for f in body["failed"]] == expected
     assert all(f["error"]["code"] == "VALIDATION_ERROR" for f in body["failed"])
+
+
+def test_a_poll_of_an_empty_queue_is_one_read_and_no_transaction(api, space):
+    ok(api.worker.post(f"{base(space)}/poll", {"limit": 10}))  # the token is cached by now
+    with CaptureQueriesContext(connection) as ctx:
+        assert ok(api.worker.post(f"{base(space)}/poll", {"limit": 10}))["jobs"] == []
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 1 and sqls[0].startswith("SELECT EXISTS")
+    create_job(space, name="other")
+    with CaptureQueriesContext(connection) as ctx:  # a job of another queue: still one read
+        body = {"limit": 10, "names": ["mine"]}
+        assert ok(api.worker.post(f"{base(space)}/poll", body))["jobs"] == []
+    assert len(ctx.captured_queries) == 1
