@@ -110,7 +110,8 @@ def test_a_waiter_here_takes_the_job_and_no_other_process_is_asked():
 def test_jobs_without_a_waiter_here_are_announced_to_the_other_processes():
     key = str(uuid.uuid4())
     (payload,) = notifications_seen(key, lambda: wakeup.notify(key, 3, "work"))
-    assert payload.split()[1] == "3" and payload.split()[3] == "work"
+    assert payload.split()[1] == "3"
+    assert payload.split()[3] == "work"
     waiters = Waiters(str(uuid.uuid4()))  # 5 here: 2 of 7 jobs go elsewhere
     (payload,) = notifications_seen(waiters.key, lambda: wakeup.notify(waiters.key, 7))
     assert payload.split()[1] == "2"

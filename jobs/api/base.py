@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +36,18 @@ class SpaceAPIView(APIView):
         (an unknown or foreign id answers 404 from there).
         """
         return lifecycle.ref(self.space(request), job_id)
+
+    def valid_for(
+        self, job: Job, serializer_cls: type[serializers.Serializer], data: Any
+    ) -> serializers.Serializer:
+        """`valid()` for a call on a job reference: an unknown or foreign job answers 404
+        before a bad body answers 400, as when the job was read first.
+        """
+        try:
+            return self.valid(serializer_cls, data)
+        except (serializers.ValidationError, ParseError):
+            queries.get_job_for_space(job.space, job.pk)  # NotFound wins
+            raise
 
     def actor(self, request: Request) -> Actor:
         return Actor.token(request.auth)

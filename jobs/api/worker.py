@@ -106,7 +106,7 @@ class ClaimOneView(SpaceAPIView):
     @extend_schema(request=ClaimOneInput, responses=JobOut, operation_id="v1_jobs_claim_one")
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(ClaimOneInput, request.data).validated_data
+        inp = self.valid_for(job, ClaimOneInput, request.data).validated_data
         return _done(
             lifecycle.claim_one(job, worker_id=inp["worker_id"], actor=self.actor(request))
         )
@@ -118,7 +118,7 @@ class AckView(SpaceAPIView):
     @extend_schema(request=AckInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(AckInput, request.data)
+        inp = self.valid_for(job, AckInput, request.data)
         return _done(lifecycle.ack(job, actor=self.actor(request), **inp.lease()))
 
 
@@ -128,7 +128,7 @@ class ProgressView(SpaceAPIView):
     @extend_schema(request=ProgressInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(ProgressInput, request.data)
+        inp = self.valid_for(job, ProgressInput, request.data)
         v = inp.validated_data
         return _done(
             lifecycle.progress(
@@ -148,7 +148,7 @@ class CheckpointView(SpaceAPIView):
     @extend_schema(request=CheckpointInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(CheckpointInput, request.data)
+        inp = self.valid_for(job, CheckpointInput, request.data)
         data = inp.validated_data["data"]
         size = check_size("data", data)
         return _done(
@@ -166,7 +166,7 @@ class KeepaliveView(SpaceAPIView):
     @extend_schema(request=KeepaliveInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(KeepaliveInput, request.data)
+        inp = self.valid_for(job, KeepaliveInput, request.data)
         return _done(
             lifecycle.keepalive(
                 job,
@@ -183,7 +183,7 @@ class CompleteView(SpaceAPIView):
     @extend_schema(request=CompleteInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(CompleteInput, request.data)
+        inp = self.valid_for(job, CompleteInput, request.data)
         return _done(
             lifecycle.complete(
                 job, result=inp.validated_data["result"], actor=self.actor(request), **inp.lease()
@@ -199,7 +199,7 @@ class FailView(SpaceAPIView):
     @extend_schema(request=FailInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
         job = self.job_ref(request, job_id)
-        inp = self.valid(FailInput, request.data)
+        inp = self.valid_for(job, FailInput, request.data)
         v = inp.validated_data
         return _done(
             lifecycle.fail(
