@@ -9,11 +9,13 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import deque
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.core import signing
 
 from jobs.events import StreamMessage
@@ -205,10 +207,37 @@ async def _send_all(layer: object, messages: list[StreamMessage]) -> None:
         for envelope in envelopes:
             await layer.group_send(group, envelope)
 
-    results = await asyncio.gather(*(send(g, e) for g, e in groups.items()), return_exceptions=True)
+    listened = await _listened(layer, set(groups))
+    sends = [send(group, envelopes) for group, envelopes in groups.items() if group in listened]
+    results = await asyncio.gather(*sends, return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise errors[0]
+
+
+async def _listened(layer: object, groups: set[str]) -> set[str]:
+    """The groups that have a member now: one pipelined round trip per Redis host, where
+    group_send spends two per message even on an empty group (a new job's always is).
+
+    Skipping the empty groups changes no stream: publishing runs after commit, and a
+    stream joins its group before it reads the latest seq, so one that joins after this
+    check already counts these events as read or replays them (StreamConsumer._open).
+    """
+    if not isinstance(layer, RedisChannelLayer):
+        return groups
+    by_host: dict[int, list[str]] = {}
+    for group in groups:
+        by_host.setdefault(layer.consistent_hash(group), []).append(group)
+    # group_send first discards the members whose score is at or below this.
+    expired = int(time.time()) - layer.group_expiry
+    listened = set()
+    for index, names in by_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for name in names:
+            pipe.zcount(layer._group_key(name), f"({expired}", "+inf")
+        counts = await pipe.execute()
+        listened.update(name for name, count in zip(names, counts, strict=True) if count)
+    return listened
 
 
 # --- Spooled's realtime (spooled-sdk-contract §1.3, §5) -----------------------------------

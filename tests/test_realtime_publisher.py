@@ -56,3 +56,13 @@ def test_batches_from_many_threads_arrive_in_each_threads_order_and_flush_waits(
 
 def test_flush_with_nothing_pending_returns_at_once():
     assert realtime.flush(0.5)
+
+
+def test_only_groups_with_members_are_sent_to():
+    layer = get_channel_layer()
+    joined, empty = realtime.space_group(uuid.uuid4()), realtime.job_group(uuid.uuid4())
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(joined, channel)
+    assert async_to_sync(realtime._listened)(layer, {joined, empty}) == {joined}
+    async_to_sync(layer.group_discard)(joined, channel)
+    assert async_to_sync(realtime._listened)(layer, {joined, empty}) == set()
