@@ -114,6 +114,7 @@ def scenario_lifecycle(stack: Stack, ctx: dict, seconds: float, quick: bool, res
         ("poll_batch_ack_complete", workloads.lifecycle_batch, (4, 16, 64), 20_000),
         ("claim_complete", workloads.claim, (16,), 10_000),
         ("claim_batch_complete", workloads.claim_batch, (16,), 20_000),
+        ("claim50_batch_complete", workloads.claim_batch50, (16,), 30_000),
     ]
     peak: dict[str, float] = {}
     stop = threading.Event()

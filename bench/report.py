@@ -71,7 +71,7 @@ def markdown(res: dict) -> str:
         base = _rate(raw.get("claim_is_ack_events")) if name.startswith("claim") else raw_events
         lines.append(
             f"| HTTP {name} | {r['clients']} | {r['jobs_per_s']} | {_ratio(_rate(r), base)} | "
-            f"{_lat(r, 'poll10', 'claim10', 'ack', 'complete', 'batch_ack', 'batch_complete')}"
+            f"{_lat(r, 'poll10', 'claim10', 'claim50', 'ack', 'complete', 'batch_ack', 'batch_complete')}"
             f" | {sum(r['errors'].values())} |"
         )
     for name, r in sc.get("peers", {}).items():

@@ -34,14 +34,7 @@ def main() -> None:
         sql.fill(ctx["url"], ctx["space_id"], 50_000)
         pids = children(stack.procs["gunicorn"].pid)
         out = Path(tempfile.mkdtemp()) / "spy"
-        spies = [
-            subprocess.Popen(
-                ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--gil",
-                 "--duration", str(int(seconds)), "--output", f"{out}-{pid}.txt", "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            for pid in pids
-        ]
+        spies = [spy(pid, seconds, Path(f"{out}-{pid}.txt")) for pid in pids]
         result: dict = {}
         before = cpu_by_process()
         runner = threading.Thread(
@@ -61,6 +54,12 @@ def main() -> None:
         report([Path(f"{out}-{pid}.txt") for pid in pids])
     finally:
         stack.stop()
+
+
+def spy(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    argv += ["--gil", "--nonblocking", "--duration", str(int(seconds)), "--output", str(output)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cpu_by_process() -> dict[str, float]:
@@ -86,6 +85,7 @@ def cpu_by_process() -> dict[str, float]:
                     name = key if key != "-m bench" else "load generator"
                     break
         out[name] += (int(fields[11]) + int(fields[12])) / tick
+        out[f"{name} (system)"] += int(fields[12]) / tick
     return out
 
 

@@ -46,8 +46,9 @@ def lifecycle_batch(c: Client, ctx: dict) -> int:
     return answer["success_count"] if answer else 0
 
 
-def _claim(c: Client) -> list[dict]:
-    answer = c.call("claim10", "POST", "/api/v1/jobs/claim", {"limit": 10, "queue_name": "bench"})
+def _claim(c: Client, limit: int = 10) -> list[dict]:
+    body = {"limit": limit, "queue_name": "bench"}
+    answer = c.call(f"claim{limit}", "POST", "/api/v1/jobs/claim", body)
     return answer["jobs"] if answer else []
 
 
@@ -61,14 +62,19 @@ def claim(c: Client, ctx: dict) -> int:
     return done
 
 
-def claim_batch(c: Client, ctx: dict) -> int:
+def claim_batch(c: Client, ctx: dict, limit: int = 10) -> int:
     """claim(10) straight to running, one batch complete."""
-    jobs = _claim(c)
+    jobs = _claim(c, limit)
     if not jobs:
         return 0
     items = [{"id": j["id"], "lease_id": j["lease_id"]} for j in jobs]
     answer = c.call("batch_complete", "POST", f"{ctx['base']}/jobs/complete", {"jobs": items})
     return answer["success_count"] if answer else 0
+
+
+def claim_batch50(c: Client, ctx: dict) -> int:
+    """claim(50) straight to running, one batch complete of the 50."""
+    return claim_batch(c, ctx, 50)
 
 
 def produce(c: Client, ctx: dict) -> int:

@@ -5,10 +5,12 @@ last `seq`. So a channel layer outage is logged and never fails a job request.
 """
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
 import time
+from collections import deque
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
@@ -26,14 +28,16 @@ _failures_lock = threading.Lock()
 
 
 def publish_failures() -> int:
-    """How many publish calls of this process could not reach the channel layer."""
+    """How many publish calls of this process could not reach the channel layer (one per
+    committed transaction whose events were lost).
+    """
     return _failures
 
 
-def _count_failure() -> None:
+def _count_failure(batches: int = 1) -> None:
     global _failures  # one process-wide counter, guarded by the lock
     with _failures_lock:
-        _failures += 1
+        _failures += batches
 
 
 def space_group(space_id: UUID | str) -> str:
@@ -57,67 +61,158 @@ def message(event: object) -> StreamMessage:
     }
 
 
-# Longest a request waits for its publish; the layer's own connect timeout is shorter.
+# Longest one batch of sends may take before it is given up (and counted as failed).
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# Batches waiting to be sent, per process; past this the oldest are dropped (and counted):
+# a channel layer that is down must not grow a web process without bound.
+MAX_PENDING = 10_000
 
 
 def publish(messages: list[StreamMessage]) -> None:
-    """Sends each message to its space group and its job group."""
+    """Sends each message to its space group and its job group, in order, without making
+    the caller wait: the messages are handed to this process's publishing loop, which sends
+    them in the order they were published (see `flush`). A failure is logged and counted.
+    """
     layer = get_channel_layer()
     if layer is None or not messages:
         return
-    future = None
-    try:
-        if isinstance(layer, InMemoryChannelLayer):  # its queues belong to the caller's loop
+    if isinstance(layer, InMemoryChannelLayer):  # its queues belong to the caller's loop
+        try:
             async_to_sync(_send_all)(layer, messages)
-            return
-        future = asyncio.run_coroutine_threadsafe(_send_all(layer, messages), _loop())
-        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        except Exception:
+            _count_failure()
+            log.warning("could not publish %d event(s)", len(messages), exc_info=True)
+        return
+    try:
+        _publisher_state().loop.call_soon_threadsafe(_enqueue, layer, messages)
     except Exception:
-        if future is not None:
-            future.cancel()
         _count_failure()
-        log.warning(
-            "could not publish %d event(s) to the channel layer", len(messages), exc_info=True
-        )
+        log.warning("could not hand %d event(s) to the publisher", len(messages), exc_info=True)
 
 
-_publisher: tuple[int, asyncio.AbstractEventLoop | None] = (0, None)
+def flush(timeout: float = PUBLISH_TIMEOUT_SECONDS) -> bool:
+    """Waits until everything published so far by this process was sent (or given up).
+    True when the publisher is idle. Runs at interpreter exit; tests call it too.
+    """
+    state = _publisher
+    if state is None or state.pid != os.getpid() or not state.loop.is_running():
+        return True
+    try:
+        future = asyncio.run_coroutine_threadsafe(_idle(state), state.loop)
+        future.result(timeout=timeout)
+    except Exception:  # noqa: BLE001 - a timeout (or a stopped loop) at shutdown
+        return False
+    return True
+
+
+class _Publisher:
+    """One event loop thread per process with the batches it still has to send."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.pending: deque[tuple[object, list[StreamMessage]]] = deque()
+        self.draining = False
+        self.idle: asyncio.Event | None = None
+        ready = threading.Event()
+        self.loop.call_soon(ready.set)
+        threading.Thread(target=self.loop.run_forever, name="emitrun-publish", daemon=True).start()
+        ready.wait(5)
+
+
+_publisher: _Publisher | None = None
 _publisher_lock = threading.Lock()
 
 
-def _loop() -> asyncio.AbstractEventLoop:
-    """This process's publishing loop, on its own thread (made anew after a fork).
+def _publisher_state() -> _Publisher:
+    """This process's publisher (made anew after a fork).
 
     One long-lived loop keeps the channel layer's Redis connections open between
     requests; async_to_sync would run each publish on a fresh loop with fresh
     connections, which cost a request several milliseconds.
     """
     global _publisher
-    pid, loop = _publisher
-    if loop is not None and pid == os.getpid() and loop.is_running():
-        return loop
+    state = _publisher
+    if state is not None and state.pid == os.getpid() and state.loop.is_running():
+        return state
     with _publisher_lock:
-        pid, loop = _publisher
-        if loop is None or pid != os.getpid() or not loop.is_running():
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            loop.call_soon(ready.set)
-            threading.Thread(target=loop.run_forever, name="emitrun-publish", daemon=True).start()
-            ready.wait(5)
-            _publisher = (os.getpid(), loop)
-        return loop
+        state = _publisher
+        if state is None or state.pid != os.getpid() or not state.loop.is_running():
+            first = state is None
+            state = _publisher = _Publisher()
+            if first:
+                atexit.register(flush, 2.0)
+        return state
+
+
+def _enqueue(layer: object, messages: list[StreamMessage]) -> None:
+    """On the publishing loop: queue a batch, and start the drain unless it runs."""
+    state = _publisher
+    if state is None:
+        return
+    state.pending.append((layer, messages))
+    while len(state.pending) > MAX_PENDING:
+        _, dropped = state.pending.popleft()
+        _count_failure()
+        log.warning("publisher backlog full; dropped %d event(s)", len(dropped))
+    if not state.draining:
+        state.draining = True
+        if state.idle is not None:
+            state.idle.clear()
+        state.loop.create_task(_drain(state))
+
+
+async def _drain(state: _Publisher) -> None:
+    """Sends queued batches in order; batches for the same layer go out together."""
+    try:
+        while state.pending:
+            layer, messages = state.pending.popleft()
+            messages, batches = list(messages), 1
+            while state.pending and state.pending[0][0] is layer and len(messages) < 500:
+                messages.extend(state.pending.popleft()[1])
+                batches += 1
+            try:
+                await asyncio.wait_for(_send_all(layer, messages), PUBLISH_TIMEOUT_SECONDS)
+            except Exception:
+                _count_failure(batches)
+                log.warning(
+                    "could not publish %d event(s) to the channel layer",
+                    len(messages),
+                    exc_info=True,
+                )
+    finally:
+        state.draining = False
+        if state.idle is not None:
+            state.idle.set()
+
+
+async def _idle(state: _Publisher) -> None:
+    if state.idle is None:
+        state.idle = asyncio.Event()
+    if not state.draining and not state.pending:
+        return
+    state.idle.clear()
+    await state.idle.wait()
 
 
 async def _send_all(layer: object, messages: list[StreamMessage]) -> None:
-    sends = []
+    """Each group's messages in order; the groups side by side."""
+    groups: dict[str, list[dict]] = {}
     for msg in messages:
         envelope = {"type": "job.event", "message": msg}
-        sends += [(space_group(msg["space_id"]), envelope), (job_group(msg["job_id"]), envelope)]
-    listened = await _listened(layer, {group for group, _ in sends})
-    for group, envelope in sends:
-        if group in listened:
+        groups.setdefault(space_group(msg["space_id"]), []).append(envelope)
+        groups.setdefault(job_group(msg["job_id"]), []).append(envelope)
+
+    async def send(group: str, envelopes: list[dict]) -> None:
+        for envelope in envelopes:
             await layer.group_send(group, envelope)
+
+    listened = await _listened(layer, set(groups))
+    sends = [send(group, envelopes) for group, envelopes in groups.items() if group in listened]
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
 
 
 async def _listened(layer: object, groups: set[str]) -> set[str]:

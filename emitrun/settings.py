@@ -159,7 +159,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "emitrun.cache.SharedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "emitrun",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -285,6 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["spaces.authentication.TokenRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["emitrun.parsers.JSONOrEmptyParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "emitrun.negotiation.JSONContentNegotiation",
     "EXCEPTION_HANDLER": "emitrun.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -6,9 +6,11 @@ the signal: each process runs one listener thread that relays notifications to i
 waiters. On SQLite only the in-process signal exists; pollers also re-check every
 second, which bounds how late a cross-process wake can be.
 
-No thundering herd: n new jobs wake at most n waiters of a process (one wake, one
-claimer), not all of them. A waiter that was not woken still sees the version move
-the next time it checks, so nothing is lost. The same listener relays API token
+No thundering herd: n new jobs wake at most n waiters (one wake, one claimer), not all
+of them, and only waiters whose queue names take the jobs. The process that made the
+jobs claimable wakes its own waiters first and notifies the other processes only of the
+jobs it had no waiter for. A waiter that was not woken still sees the version move the
+next time it checks, and long-polls re-check every second, so nothing is lost. The same listener relays API token
 evictions (spaces/token_cache.py) on its second channel.
 """
 
@@ -16,6 +18,7 @@ import logging
 import os
 import threading
 import uuid
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.conf import settings
@@ -27,36 +30,49 @@ log = logging.getLogger("emitrun.wakeup")
 CHANNEL = "emitrun_wake"
 
 _lock = threading.Lock()
-_conditions: dict[str, threading.Condition] = {}
+_waiting: dict[str, list["_Waiter"]] = {}
 _versions: dict[str, int] = {}
 _listener: threading.Thread | None = None
 _stop = threading.Event()
 _draining = threading.Event()
 
 
-def _condition(key: str) -> threading.Condition:
-    with _lock:
-        cond = _conditions.get(key)
-        if cond is None:
-            cond = _conditions[key] = threading.Condition()
-            _versions[key] = 0
-        return cond
+@dataclass(eq=False)
+class _Waiter:
+    """One long-poll asleep on a space: the queue names it takes (None: any)."""
+
+    names: frozenset[str] | None
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def takes(self, name: str | None) -> bool:
+        return self.names is None or name is None or name in self.names
 
 
 def version(space_id: UUID | str) -> int:
     """A counter that moves on each wake; read it before checking for work."""
-    key = str(space_id)
-    _condition(key)
-    return _versions[key]
+    return _versions.get(str(space_id), 0)
 
 
-def wait(space_id: UUID | str, seen: int, timeout: float) -> bool:
-    """Sleeps until the space is woken after `seen`, or `timeout` passes. True if woken."""
+def wait(space_id: UUID | str, seen: int, timeout: float, names: list[str] | None = None) -> bool:
+    """Sleeps until a job of the space (of one of `names`, if given) may be waiting after
+    `seen`, or `timeout` passes. True if woken.
+    """
     ensure_listener()
     key = str(space_id)
-    cond = _condition(key)
-    with cond:
-        return cond.wait_for(lambda: _versions[key] != seen or _draining.is_set(), timeout=timeout)
+    waiter = _Waiter(frozenset(names) if names else None)
+    with _lock:
+        if _versions.get(key, 0) != seen or _draining.is_set():
+            return True
+        _waiting.setdefault(key, []).append(waiter)
+    try:
+        return waiter.event.wait(timeout)
+    finally:
+        with _lock:
+            queue = _waiting.get(key)
+            if queue is not None and waiter in queue:
+                queue.remove(waiter)
+            if not queue:
+                _waiting.pop(key, None)
 
 
 def drain() -> None:
@@ -65,34 +81,44 @@ def drain() -> None:
     """
     _draining.set()
     with _lock:
-        conditions = list(_conditions.values())
-    for cond in conditions:
-        with cond:
-            cond.notify_all()
+        waiters = [w for queue in _waiting.values() for w in queue]
+        _waiting.clear()
+    for waiter in waiters:
+        waiter.event.set()
 
 
 def draining() -> bool:
     return _draining.is_set()
 
 
-def _wake_local(key: str, count: int = 1) -> None:
-    cond = _condition(key)
-    with cond:
-        _versions[key] += 1
-        cond.notify(count)
+def _wake_local(key: str, count: int = 1, name: str | None = None) -> int:
+    """Wakes up to `count` of this process's waiters that take `name`, longest waiting
+    first. Returns how many were woken.
+    """
+    with _lock:
+        _versions[key] = _versions.get(key, 0) + 1
+        queue = _waiting.get(key, [])
+        woken = [w for w in queue if w.takes(name)][:count]
+        for waiter in woken:
+            queue.remove(waiter)
+    for waiter in woken:
+        waiter.event.set()
+    return len(woken)
 
 
-def notify(space_id: UUID | str, count: int = 1) -> None:
-    """Signals `count` waiters of the space in this process and, on PostgreSQL, as many
-    in every other (for `count` jobs that became claimable).
+def notify(space_id: UUID | str, count: int = 1, name: str | None = None) -> None:
+    """`count` jobs of the space (of queue `name`) became claimable: wakes as many waiters
+    of this process, and on PostgreSQL asks the other processes for the rest only, so a
+    job is not chased by a waiter in every process.
     """
     key = str(space_id)
-    _wake_local(key, count)
-    if not settings.IS_POSTGRES:
+    woken = _wake_local(key, count, name)
+    if not settings.IS_POSTGRES or woken >= count:
         return
+    payload = f"{key} {count - woken} {_origin()} {name or ''}"
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{key} {count} {_origin()}"])
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
     except Exception:
         log.warning("could not send wake-up for space %s", key, exc_info=True)
 
@@ -169,10 +195,11 @@ def _dispatch(channel: str, payload: str) -> None:
         token_cache.evict(payload)
         return
     key, _, rest = payload.partition(" ")
-    count, _, origin = rest.partition(" ")
+    count, _, rest = rest.partition(" ")
+    origin, _, name = rest.partition(" ")
     if origin == _origin():
         return  # this process woke its own waiters when it sent the notification
-    _wake_local(key, int(count) if count.isdigit() else 1)
+    _wake_local(key, int(count) if count.isdigit() else 1, name or None)
 
 
 _origin_of: tuple[int, str] = (0, "")

@@ -154,14 +154,16 @@ def test_batch_complete_query_count_does_not_grow_with_the_batch(api, space):
     assert queries_for(2) == queries_for(20) <= 8
 
 
-def test_a_single_complete_reads_twice_and_writes_twice(api, space):
+def test_a_single_complete_reads_once_and_writes_twice(api, space):
+    """The row lock is the only read: the view does not fetch the job beforehand."""
     jobs = running(space, 2)
     ok(api.worker.post(f"/api/v1/jobs/{jobs[0].id}/complete", items(jobs[:1])[0]))
     with CaptureQueriesContext(connection) as ctx:  # the token is cached by now
         ok(api.worker.post(f"/api/v1/jobs/{jobs[1].id}/complete", items(jobs[1:])[0]))
-    statements = [q["sql"].split()[0] for q in ctx.captured_queries]
-    statements = [s for s in statements if s not in ("SAVEPOINT", "RELEASE")]
-    assert statements == ["SELECT", "SELECT", "UPDATE", "INSERT"]
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    sqls = [s for s in sqls if s.split()[0] not in ("SAVEPOINT", "RELEASE")]
+    assert [s.split()[0] for s in sqls] == ["SELECT", "UPDATE", "INSERT"]
+    assert sqls[0].endswith("FOR UPDATE")
 
 
 def test_the_shared_job_renderer_answers_what_the_serializer_does(api, space):
@@ -172,3 +174,41 @@ def test_the_shared_job_renderer_answers_what_the_serializer_does(api, space):
     lifecycle.progress(run, percent=50, message="half", actor=SYSTEM, lease_id=str(run.lease_id))
     for job in Job.objects.select_related("space").filter(pk__in=[pending.pk, run.pk]):
         assert job_data(job) == dict(JobOut(job).data)
+
+
+def test_bad_items_get_the_messages_a_serializer_per_item_would_give(api, space):
+    from jobs.api.batch import _flatten
+    from jobs.api.serializers import BatchItemInput
+
+    bad = [
+        [],
+        "x",
+        {},
+        {"id": "not-a-uuid"},
+        {"id": str(uuid.uuid4()), "lease_id": "x" * 101},
+        {"id": str(uuid.uuid4()), "job_id": str(uuid.uuid4())},
+        {"id": str(uuid.uuid4()), "worker_id": 5},
+    ]
+    expected = []
+    for raw in bad:
+        fresh = BatchItemInput(data=raw)
+        assert not fresh.is_valid()
+        expected.append(_flatten(fresh.errors))
+    body = ok(api.worker.post(f"{base(space)}/complete", {"jobs": bad}))
+    assert body["success_count"] == 0
+    assert [f["error"]["message"] for f in body["failed"]] == expected
+    assert all(f["error"]["code"] == "VALIDATION_ERROR" for f in body["failed"])
+
+
+def test_a_poll_of_an_empty_queue_is_one_read_and_no_transaction(api, space):
+    ok(api.worker.post(f"{base(space)}/poll", {"limit": 10}))  # the token is cached by now
+    with CaptureQueriesContext(connection) as ctx:
+        assert ok(api.worker.post(f"{base(space)}/poll", {"limit": 10}))["jobs"] == []
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 1
+    assert sqls[0].startswith("SELECT EXISTS")
+    create_job(space, name="other")
+    with CaptureQueriesContext(connection) as ctx:  # a job of another queue: still one read
+        body = {"limit": 10, "names": ["mine"]}
+        assert ok(api.worker.post(f"{base(space)}/poll", body))["jobs"] == []
+    assert len(ctx.captured_queries) == 1

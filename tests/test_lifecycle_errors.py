@@ -2,6 +2,7 @@
 leaves as one flat body, and every answer carries a request id.
 """
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -224,3 +225,13 @@ def test_every_error_has_the_flat_body_and_every_answer_a_request_id(api, make_c
     assert all(r["X-Request-Id"] for r in fine)
     echoed = api.producer.get(url(running_job), HTTP_X_REQUEST_ID="trace-42")
     assert echoed["X-Request-Id"] == "trace-42"
+
+
+def test_a_bad_body_for_an_unknown_or_foreign_job_answers_404_first(api, space, other_space):
+    from tests.conftest import create_job as make
+
+    foreign = make(other_space)
+    for job_id in (foreign.id, uuid.uuid4()):
+        for route, body in (("ack", {"lease_id": 5}), ("progress", {}), ("events", {})):
+            r = api.admin.post(f"/api/v1/jobs/{job_id}/{route}", body)
+            assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND"), (route, r.content)

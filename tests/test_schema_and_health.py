@@ -29,3 +29,14 @@ def test_health_endpoints(client):
     assert body["cache"] is True
     assert client.get("/health/live").status_code == 200
     assert client.get("/health/ready").json()["status"] == "ready"
+
+
+def test_json_is_negotiated_for_plain_accept_headers_and_406_for_none(make_client):
+    client = make_client("jobs:read")
+    for accept in ("", "*/*", "application/json", "application/json; indent=2", "text/*, */*"):
+        r = client.get("/api/v1/jobs", HTTP_ACCEPT=accept)
+        assert r.status_code == 200, (accept, r.content)
+        assert r["Content-Type"].startswith("application/json")
+    r = client.get("/api/v1/jobs", HTTP_ACCEPT="text/html")
+    assert r.status_code == 406
+    assert r.json()["code"]

@@ -88,3 +88,56 @@ def test_creating_jobs_wakes_one_poller_per_job(space, django_capture_on_commit_
     sent = time.monotonic()
     assert waiters.woken_within(sent, 1.0) == 2
     waiters.join()
+
+
+def notifications_seen(key: str, action, seconds: float = 0.5) -> list[str]:
+    """The wake-up notifications for `key` that other processes would get during `action`."""
+    with psycopg.connect(database_url(), autocommit=True) as listen:
+        listen.execute(f"LISTEN {wakeup.CHANNEL}")
+        action()
+        return [n.payload for n in listen.notifies(timeout=seconds) if n.payload.startswith(key)]
+
+
+@pytest.mark.django_db(transaction=True)  # NOTIFY is sent at commit
+def test_a_waiter_here_takes_the_job_and_no_other_process_is_asked():
+    waiters = Waiters(str(uuid.uuid4()))
+    assert notifications_seen(waiters.key, lambda: wakeup.notify(waiters.key, 1, "work")) == []
+    assert len(waiters.returned) == 1
+    waiters.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_without_a_waiter_here_are_announced_to_the_other_processes():
+    key = str(uuid.uuid4())
+    (payload,) = notifications_seen(key, lambda: wakeup.notify(key, 3, "work"))
+    assert payload.split()[1] == "3"
+    assert payload.split()[3] == "work"
+    waiters = Waiters(str(uuid.uuid4()))  # 5 here: 2 of 7 jobs go elsewhere
+    (payload,) = notifications_seen(waiters.key, lambda: wakeup.notify(waiters.key, 7))
+    assert payload.split()[1] == "2"
+    waiters.join()
+
+
+@pytest.mark.django_db
+def test_only_waiters_for_the_jobs_queue_are_woken():
+    key = str(uuid.uuid4())
+    woken: dict[str, float] = {}
+
+    def wait(names: list[str] | None, label: str) -> None:
+        if wakeup.wait(key, wakeup.version(key), timeout=TIMEOUT, names=names):
+            woken[label] = time.monotonic()
+
+    threads = [
+        threading.Thread(target=wait, args=(["emails"], "emails")),
+        threading.Thread(target=wait, args=(["images", "video"], "images")),
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    wakeup.notify(key, 1, "images")
+    time.sleep(0.3)
+    assert list(woken) == ["images"]
+    wakeup.notify(key, 1, None)  # a job of any queue (e.g. from an older sender) wakes anyone
+    for t in threads:
+        t.join(TIMEOUT + 1)
+    assert sorted(woken) == ["emails", "images"]

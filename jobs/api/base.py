@@ -4,12 +4,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emitrun.errors import NotFound
-from jobs import queries
+from jobs import lifecycle, queries
 from jobs.lifecycle import Actor
 from jobs.models import Job
 from spaces.models import ApiToken, Space
@@ -29,6 +30,24 @@ class SpaceAPIView(APIView):
 
     def job(self, request: Request, job_id: str) -> Job:
         return queries.get_job_for_space(self.space(request), job_id)
+
+    def job_ref(self, request: Request, job_id: str) -> Job:
+        """The job for a lifecycle call that locks it first: that lock is its only read
+        (an unknown or foreign id answers 404 from there).
+        """
+        return lifecycle.ref(self.space(request), job_id)
+
+    def valid_for(
+        self, job: Job, serializer_cls: type[serializers.Serializer], data: Any
+    ) -> serializers.Serializer:
+        """`valid()` for a call on a job reference: an unknown or foreign job answers 404
+        before a bad body answers 400, as when the job was read first.
+        """
+        try:
+            return self.valid(serializer_cls, data)
+        except (serializers.ValidationError, ParseError):
+            queries.get_job_for_space(job.space, job.pk)  # NotFound wins
+            raise
 
     def actor(self, request: Request) -> Actor:
         return Actor.token(request.auth)

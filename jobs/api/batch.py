@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from emitrun.errors import DomainError
 from jobs import lifecycle
@@ -42,15 +43,19 @@ class _BatchView(SpaceAPIView):
         data = {"jobs": request.data} if isinstance(request.data, list) else request.data
         items = self.valid(BatchInput, data).validated_data["jobs"]
         leases, indexes, failed = [], [], []
+        checker = BatchItemInput()  # one unbound serializer checks every item
         for index, raw in enumerate(items):
-            item = BatchItemInput(data=raw)
             try:
-                if item.is_valid():
-                    v = item.validated_data
-                    leases.append(LeaseItem(v["id"], result=v["result"], **item.lease()))
-                    indexes.append(index)
-                    continue
-                error = {"code": "VALIDATION_ERROR", "message": _flatten(item.errors)}
+                v = _checked(checker, raw)
+                lease = {
+                    "lease_id": v.get("lease_id") or None,
+                    "worker_id": v.get("worker_id") or None,
+                }
+                leases.append(LeaseItem(v["id"], result=v["result"], **lease))
+                indexes.append(index)
+                continue
+            except serializers.ValidationError as exc:
+                error = {"code": "VALIDATION_ERROR", "message": _flatten(exc.detail)}
             except DomainError as exc:  # an oversized result
                 error = {"code": exc.code, "message": exc.message}
             failed.append({"index": index, "id": _id_of(raw), "error": error})
@@ -92,6 +97,23 @@ def _moved(outcome: ItemOutcome) -> dict[str, Any]:
         else None,
         "attempts": job.attempts,
     }
+
+
+def _checked(checker: serializers.Serializer, raw: Any) -> dict[str, Any]:
+    """What `BatchItemInput(data=raw).is_valid()` would give as validated_data, without
+    building a serializer per item; its `.errors` come as the ValidationError's detail.
+    """
+    try:
+        return checker.run_validation(raw)
+    except serializers.ValidationError as exc:
+        detail = exc.detail
+        if (
+            isinstance(detail, list)
+            and len(detail) == 1
+            and getattr(detail[0], "code", "") == "null"
+        ):
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: ["No data provided"]}
+        raise serializers.ValidationError(detail) from None
 
 
 def _id_of(raw: Any) -> str | None:

@@ -145,8 +145,8 @@ class JobEventsView(SpaceAPIView):
 
     @extend_schema(request=EventInput, responses=EventOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(EventInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, EventInput, request.data)
         check_size("data", inp.validated_data["data"])
         event = lifecycle.add_event(
             job,

@@ -69,7 +69,9 @@ class PollView(SpaceAPIView):
                 return _jobs(jobs)
             if not connection.in_atomic_block:
                 connection.close()  # give the connection back to the pool while waiting
-            wakeup.wait(space.pk, seen, timeout=min(remaining, RECHECK_SECONDS))
+            wakeup.wait(
+                space.pk, seen, timeout=min(remaining, RECHECK_SECONDS), names=inp.get("names")
+            )
 
 
 class ClaimView(SpaceAPIView):
@@ -103,8 +105,8 @@ class ClaimOneView(SpaceAPIView):
 
     @extend_schema(request=ClaimOneInput, responses=JobOut, operation_id="v1_jobs_claim_one")
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(ClaimOneInput, request.data).validated_data
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, ClaimOneInput, request.data).validated_data
         return _done(
             lifecycle.claim_one(job, worker_id=inp["worker_id"], actor=self.actor(request))
         )
@@ -115,8 +117,8 @@ class AckView(SpaceAPIView):
 
     @extend_schema(request=AckInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(AckInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, AckInput, request.data)
         return _done(lifecycle.ack(job, actor=self.actor(request), **inp.lease()))
 
 
@@ -125,8 +127,8 @@ class ProgressView(SpaceAPIView):
 
     @extend_schema(request=ProgressInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(ProgressInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, ProgressInput, request.data)
         v = inp.validated_data
         return _done(
             lifecycle.progress(
@@ -145,8 +147,8 @@ class CheckpointView(SpaceAPIView):
 
     @extend_schema(request=CheckpointInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(CheckpointInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, CheckpointInput, request.data)
         data = inp.validated_data["data"]
         size = check_size("data", data)
         return _done(
@@ -163,8 +165,8 @@ class KeepaliveView(SpaceAPIView):
 
     @extend_schema(request=KeepaliveInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(KeepaliveInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, KeepaliveInput, request.data)
         return _done(
             lifecycle.keepalive(
                 job,
@@ -180,8 +182,8 @@ class CompleteView(SpaceAPIView):
 
     @extend_schema(request=CompleteInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(CompleteInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, CompleteInput, request.data)
         return _done(
             lifecycle.complete(
                 job, result=inp.validated_data["result"], actor=self.actor(request), **inp.lease()
@@ -196,8 +198,8 @@ class FailView(SpaceAPIView):
 
     @extend_schema(request=FailInput, responses=JobOut)
     def post(self, request: Request, job_id: str) -> Response:
-        job = self.job(request, job_id)
-        inp = self.valid(FailInput, request.data)
+        job = self.job_ref(request, job_id)
+        inp = self.valid_for(job, FailInput, request.data)
         v = inp.validated_data
         return _done(
             lifecycle.fail(

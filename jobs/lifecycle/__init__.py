@@ -26,7 +26,7 @@ from jobs.lifecycle import bulk
 from jobs.lifecycle.batch import ItemOutcome, LeaseItem, ack_many, complete_many
 from jobs.lifecycle.callbacks import record_callback
 from jobs.lifecycle.claim import claim_one, claim_running, poll
-from jobs.lifecycle.core import Actor
+from jobs.lifecycle.core import Actor, ref
 from jobs.lifecycle.create import Created, JobSpec, create, create_many, tag_names
 from jobs.lifecycle.operator import (
     cancel,
@@ -69,6 +69,7 @@ __all__ = [
     "prune_finished",
     "purge_dead",
     "record_callback",
+    "ref",
     "retry",
     "retry_dead",
     "set_priority",

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from emitrun.errors import DomainError, InvalidState, NotFound
+from jobs.lifecycle import rows
 from jobs.lifecycle.core import Actor, check_holder, iso, lease_deadline, record_many
 from jobs.models import Job, Status
 from spaces.models import Space
@@ -80,17 +80,22 @@ def complete_many(space: Space, items: list[LeaseItem], *, actor: Actor) -> list
     """running -> completed for each item, like complete(), storing each item's result."""
     now = timezone.now()
     outcomes, held = _hold_all(space, items, action="complete", allowed={Status.RUNNING}, now=now)
+    same = {
+        "status": Status.COMPLETED,
+        "lease_expires_at": None,
+        "completed_at": now,
+        "finished_at": now,
+        "updated_at": now,
+    }
     for job, item in held:
         job.result = item.result
-        job.status = Status.COMPLETED
-        job.lease_expires_at = None
-        job.completed_at = job.finished_at = job.updated_at = now
+        for field, value in same.items():
+            setattr(job, field, value)
     if held:
         jobs = [job for job, _ in held]
-        fields = ["status", "result", "lease_expires_at", "completed_at", "finished_at"]
         # The rows are locked: the status guard only trips on a bug, never silently.
-        updated = Job.objects.filter(status=Status.RUNNING).bulk_update(
-            jobs, [*fields, "updated_at"]
+        updated = rows.update_each(
+            [(job.pk, {"result": job.result}) for job in jobs], same, expect=[Status.RUNNING]
         )
         if updated != len(jobs):
             raise InvalidState("Jobs changed concurrently; retry")
@@ -108,11 +113,7 @@ def _hold_all(
     """Locks the space's jobs named by the items (in id order, so two batches cannot
     deadlock) and checks the caller holds each. Returns every outcome and the held jobs.
     """
-    ids = sorted({item.job_id for item in items})
-    locked = {
-        job.pk: job
-        for job in Job.objects.select_for_update().filter(space=space, pk__in=ids).order_by("pk")
-    }
+    locked = {job.pk: job for job in rows.lock_many(space.pk, [item.job_id for item in items])}
     outcomes, held, seen = [], [], set()
     for item in items:
         outcome = ItemOutcome(item)
@@ -145,9 +146,7 @@ def _hold_all(
 
 def _update(jobs: list[Job], changes: dict[str, Any], *, expect: str) -> None:
     """One guarded UPDATE for jobs that take the same changes; counts the attempt."""
-    updated = Job.objects.filter(pk__in=[j.pk for j in jobs], status=expect).update(
-        attempts=F("attempts") + 1, **changes
-    )
+    updated = rows.update([j.pk for j in jobs], changes, expect=[expect], count_attempt=True)
     if updated != len(jobs):
         raise InvalidState("Jobs changed concurrently; retry")
     for job in jobs:

@@ -3,6 +3,7 @@
 """
 
 import uuid
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -89,7 +90,6 @@ def claim_one(job: Job, *, worker_id: str = "", actor: Actor) -> Job:
     return job
 
 
-@transaction.atomic
 def _claim(
     space: Space,
     *,
@@ -101,11 +101,29 @@ def _claim(
     lease_seconds: int,
 ) -> list[Job]:
     now = timezone.now()
-    settle(now=now, space=space, actor=SWEEPER)
-    paused = list(Queue.objects.filter(space=space, paused=True).values_list("name", flat=True))
+    overdue, waiting, paused = _space_state(space, now, names)
+    if not overdue and not waiting:
+        return []  # nothing to hand out: no transaction, one read
     names = [n for n in (names or []) if n not in paused] if names else None
     if names == []:
         return []
+    with transaction.atomic():
+        if overdue:
+            settle(now=now, space=space, actor=SWEEPER)
+        return _take(space, limit, names, paused, worker_id, actor, to, lease_seconds, now)
+
+
+def _take(
+    space: Space,
+    limit: int,
+    names: list[str] | None,
+    paused: list[str],
+    worker_id: str,
+    actor: Actor,
+    to: Status,
+    lease_seconds: int,
+    now: datetime,
+) -> list[Job]:
     changes = {
         "status": to,
         "lease_expires_at": lease_deadline(now, lease_seconds),
@@ -126,6 +144,41 @@ def _claim(
     if jobs:
         record_many([(job, kind, _delivered_data(job)) for job in jobs], actor=actor, now=now)
     return jobs
+
+
+def _space_state(
+    space: Space, now: datetime, names: list[str] | None
+) -> tuple[bool, bool, list[str]]:
+    """(whether any job of the space is due or past its lease, whether a pending job (of
+    `names`) waits, the paused queue names) in one round trip through the partial indexes:
+    a poll settles only when there is something to settle, and an empty queue costs no
+    transaction at all.
+    """
+    if connection.vendor != "postgresql":
+        paused = Queue.objects.filter(space=space, paused=True).values_list("name", flat=True)
+        return True, True, list(paused)
+    sql, params = _SPACE_STATE_SQL, [space.pk, now, space.pk, now, space.pk]
+    if names:
+        sql, params = sql + _WAITING_NAMED_SQL, [*params, space.pk, list(names)]
+    else:
+        sql, params = sql + _WAITING_SQL, [*params, space.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        overdue, paused, waiting = cursor.fetchone()
+    return overdue, waiting, list(paused)
+
+
+_SPACE_STATE_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'scheduled'"
+    " AND run_at <= %s) OR EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s"
+    " AND status IN ('delivered', 'running') AND lease_expires_at <= %s),"
+    " ARRAY(SELECT name FROM jobs_queue WHERE space_id = %s AND paused),"
+)
+# A pending job (of the named queues, when given); the claim itself skips paused queues.
+_WAITING_SQL = " EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending')"
+_WAITING_NAMED_SQL = (
+    " EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending' AND name = ANY(%s))"
+)
 
 
 def _claim_postgres(

@@ -4,6 +4,7 @@ Nothing outside jobs/lifecycle imports this module's private helpers.
 """
 
 import random
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from emitrun import metrics, realtime
-from emitrun.errors import InvalidState, JobKilled, LeaseExpired
+from emitrun.errors import InvalidState, JobKilled, LeaseExpired, NotFound
 from jobs import wakeup
 from jobs.lifecycle import rows
 from jobs.models import LEASED, TERMINAL, Job, JobEvent, Status
@@ -46,11 +47,28 @@ SWEEPER = Actor.system("sweeper")
 
 
 def lock(job: Job) -> Job:
-    """The job re-read under a row lock (on SQLite the IMMEDIATE transaction holds the lock)."""
-    locked = Job.objects.select_for_update().get(pk=job.pk)
+    """The job re-read under a row lock (on SQLite the IMMEDIATE transaction holds the lock).
+
+    `job` may be a reference that was never read (see `ref`): the lock is the first read,
+    and a job that is not in `job.space_id` raises NotFound.
+    """
+    locked = rows.lock_one(job.space_id, job.pk)
     if Job.space.is_cached(job):
         locked.space = job.space
     return locked
+
+
+def ref(space: Space, job_id: Any) -> Job:
+    """A reference to the job with this id in this space, for a call that locks it first
+    (lock() reads it then, once). A malformed id raises NotFound at once.
+    """
+    try:
+        pk = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id))
+    except (TypeError, ValueError):
+        raise NotFound(f"No job {job_id}") from None
+    job = Job(pk=pk, space=space)
+    job._state.adding = False
+    return job
 
 
 def check_holder(
@@ -101,7 +119,7 @@ def apply(job: Job, changes: dict[str, Any], *, expect: str | Iterable[str]) -> 
     lost race could never be silent.
     """
     statuses = [expect] if isinstance(expect, str) else list(expect)
-    updated = Job.objects.filter(pk=job.pk, status__in=statuses).update(**changes)
+    updated = rows.update([job.pk], changes, expect=statuses)
     if updated != 1:
         raise InvalidState(f"Job {job.id} changed concurrently; retry")
     for field, value in changes.items():
@@ -121,30 +139,31 @@ def record_many(
 ) -> list[JobEvent]:
     """Appends events in one INSERT, their deliveries in another, and hooks the fan-out."""
     at = now or timezone.now()
-    events = rows.insert_events(
-        [
-            JobEvent(
-                job=job,
-                space_id=job.space_id,
-                type=type_,
-                status=job.status,
-                data=data,
-                worker_id=job.worker_id,
-                actor=actor.label,
-                at=at,
-            )
-            for job, type_, data in entries
-        ]
-    )
+    events = [
+        JobEvent(
+            job=job,
+            space_id=job.space_id,
+            type=type_,
+            status=job.status,
+            data=data,
+            worker_id=job.worker_id,
+            actor=actor.label,
+            at=at,
+        )
+        for job, type_, data in entries
+    ]
+    rows.insert_events(events)
     outbox.enqueue_many([(job, event) for (job, _, _), event in zip(entries, events, strict=True)])
     metrics.job_events(entries, at=at)
     messages = [realtime.message(event) for event in events]
     transaction.on_commit(partial(realtime.publish, messages))
     # One wake per job that became claimable: each woken poller finds its own job.
-    claimable = {job.pk: job.space_id for job, _, _ in entries if job.status == Status.PENDING}
+    claimable = {
+        job.pk: (job.space_id, job.name) for job, _, _ in entries if job.status == Status.PENDING
+    }
     pending = Counter(claimable.values())
-    for space_id, count in pending.items():
-        transaction.on_commit(partial(wakeup.notify, space_id, count))
+    for (space_id, name), count in pending.items():
+        transaction.on_commit(partial(wakeup.notify, space_id, count, name))
     return events
 
 

@@ -1,22 +1,37 @@
-"""Multi-row INSERTs of new jobs, their tags and events, for the lifecycle's batch writes.
+"""Reading and writing job rows on the lifecycle's hot path with fixed SQL statements.
 
-On PostgreSQL the rows travel as one JSON array read by `jsonb_to_recordset`: Python
-formats one parameter per statement instead of one per column and row (the ORM's
-bulk_create spent more time preparing 100 jobs than PostgreSQL spent storing them).
-Values are never formatted into the SQL. Other databases (SQLite in development) take
-the ORM's bulk_create.
+The ORM compiles every query anew, and on a worker's ack or complete that compilation
+cost more CPU than PostgreSQL spent running the statements. These helpers build each
+statement from the model's own column names and pass every value as a parameter,
+converted by the model field exactly as the ORM would. Other databases (SQLite, for
+`make run`) take the ORM path.
 
-Every column that is not listed below must be nullable or hold the model's default for
-a new row (attempts 0, empty worker and error): tests/test_bulk_create.py compares the
-stored rows with the objects field by field.
+New jobs and their tags (up to 100 per bulk, ~20 columns each) travel instead as one
+JSON array read by `jsonb_to_recordset`: Python formats one parameter per statement
+rather than one per column and row. Columns not listed there must be nullable or hold
+the model's default for a new row; tests/test_bulk_create.py compares the stored rows
+with the objects field by field.
 """
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
+from emitrun.errors import NotFound
 from jobs.models import Job, JobEvent, JobTag
+
+_FIELDS = {f.name: f for f in Job._meta.concrete_fields}
+_COLUMNS = ", ".join(f'"{f.column}"' for f in Job._meta.concrete_fields)
+_TABLE = Job._meta.db_table
+_EVENT_FIELDS = [f for f in JobEvent._meta.concrete_fields if not f.primary_key]
+_EVENT_INSERT = (
+    f"INSERT INTO {JobEvent._meta.db_table}"  # noqa: S608 - column names only
+    f" ({', '.join(chr(34) + f.column + chr(34) for f in _EVENT_FIELDS)}) VALUES "
+)
+_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
 
 _JOBS = """
 INSERT INTO jobs_job (
@@ -43,22 +58,128 @@ INSERT INTO jobs_jobtag (job_id, space_id, tag)
 SELECT (t->>0)::uuid, (t->>1)::uuid, t->>2 FROM jsonb_array_elements(%s::jsonb) AS t
 """
 
-# Identities are drawn in the order the function yields the rows, which is the array's:
-# RETURNING answers them in that order (the ORM's own bulk_create relies on the same).
-_EVENTS = """
-INSERT INTO jobs_jobevent (job_id, space_id, type, status, data, worker_id, actor, at)
-SELECT r.job_id, r.space_id, r.type, r.status, r.data, r.worker_id, r.actor, r.at
-FROM jsonb_to_recordset(%s::jsonb) AS r(
-    job_id uuid, space_id uuid, type text, status text, data jsonb, worker_id text,
-    actor text, at timestamptz
-)
-RETURNING id
-"""
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def lock_one(space_id: Any, job_id: Any) -> Job:
+    """The job of this space under a row lock (FOR UPDATE); NotFound if there is none."""
+    if _postgres():
+        sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = %s AND space_id = %s FOR UPDATE"  # noqa: S608 - column names only
+        jobs = list(Job.objects.raw(sql, [job_id, space_id]))
+    else:
+        jobs = list(Job.objects.select_for_update().filter(pk=job_id, space_id=space_id))
+    if not jobs:
+        raise NotFound(f"No job {job_id}")
+    return jobs[0]
+
+
+def lock_many(space_id: Any, ids: Iterable[Any]) -> list[Job]:
+    """The space's jobs with these ids, locked in id order (two lockers cannot deadlock)."""
+    ids = sorted(set(ids))
+    if _postgres():
+        sql = (
+            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE space_id = %s AND id = ANY(%s)"  # noqa: S608
+            " ORDER BY id FOR UPDATE"
+        )
+        return list(Job.objects.raw(sql, [space_id, ids]))
+    qs = Job.objects.select_for_update().filter(space_id=space_id, pk__in=ids).order_by("pk")
+    return list(qs)
+
+
+def update(
+    ids: list[Any], changes: dict[str, Any], *, expect: Iterable[str], count_attempt: bool = False
+) -> int:
+    """One UPDATE of these rows with `changes` (field name -> value), guarded by status.
+
+    Returns the number of rows changed. `count_attempt` adds attempts = attempts + 1.
+    """
+    statuses = [str(s) for s in expect]
+    if not _postgres():
+        from django.db.models import F
+
+        extra = {"attempts": F("attempts") + 1} if count_attempt else {}
+        return Job.objects.filter(pk__in=ids, status__in=statuses).update(**changes, **extra)
+    fields = [_FIELDS[name] for name in changes]
+    sets = [f'"{f.column}" = %s' for f in fields]
+    if count_attempt:
+        sets.append('"attempts" = "attempts" + 1')
+    params = [
+        f.get_db_prep_save(v, connection) for f, v in zip(fields, changes.values(), strict=True)
+    ]
+    where = "id = %s" if len(ids) == 1 else "id = ANY(%s)"
+    sql = f"UPDATE {_TABLE} SET {', '.join(sets)} WHERE {where} AND status = ANY(%s)"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, ids[0] if len(ids) == 1 else list(ids), statuses])
+        return cursor.rowcount
+
+
+def update_each(
+    rows: list[tuple[Any, dict[str, Any]]], same: dict[str, Any], *, expect: Iterable[str]
+) -> int:
+    """One UPDATE giving every row the `same` changes plus its own (the same fields for
+    every row, e.g. each job's result), guarded by status. Returns rows changed.
+    """
+    statuses = [str(s) for s in expect]
+    if not rows:
+        return 0
+    own_names = list(rows[0][1])
+    if not _postgres():
+        changed = 0
+        for job_id, own in rows:
+            qs = Job.objects.filter(pk=job_id, status__in=statuses)
+            changed += qs.update(**same, **own)
+        return changed
+    same_fields = [_FIELDS[name] for name in same]
+    own_fields = [_FIELDS[name] for name in own_names]
+    sets = [f'"{f.column}" = %s' for f in same_fields]
+    sets += [f'"{f.column}" = v."{f.column}"' for f in own_fields]
+    params: list[Any] = [
+        f.get_db_prep_save(v, connection) for f, v in zip(same_fields, same.values(), strict=True)
+    ]
+    # One array per column, unnested side by side: one statement whatever the batch size.
+    arrays, casts = [], []
+    for f in own_fields:
+        arrays.append([f.get_db_prep_save(own[f.name], connection) for _, own in rows])
+        casts.append(f"%s::{f.db_type(connection)}[]")
+    columns = ", ".join(f'"{f.column}"' for f in own_fields)
+    sql = (
+        f"UPDATE {_TABLE} AS j SET {', '.join(sets)}"  # noqa: S608 - column names only
+        f" FROM unnest(%s::uuid[], {', '.join(casts)}) AS v(id, {columns})"
+        " WHERE j.id = v.id AND j.status = ANY(%s)"
+    )
+    ids = [job_id for job_id, _ in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, ids, *arrays, statuses])
+        return cursor.rowcount
+
+
+def insert_events(events: list[JobEvent]) -> None:
+    """Inserts the events in one statement and gives each its id (its stream seq)."""
+    if not events:
+        return
+    if not _postgres():
+        JobEvent.objects.bulk_create(events)
+        return
+    params = [
+        f.get_db_prep_save(getattr(event, f.attname), connection)
+        for event in events
+        for f in _EVENT_FIELDS
+    ]
+    sql = _EVENT_INSERT + ", ".join([_EVENT_ROW] * len(events)) + " RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for event, pk in zip(events, ids, strict=True):  # VALUES rows come back in order
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 def insert_jobs(jobs: list[Job]) -> None:
     """Stores new jobs (status pending or scheduled, nothing run yet) in one INSERT."""
-    if connection.vendor != "postgresql":
+    if not _postgres():
         Job.objects.bulk_create(jobs)
         return
     rows = [
@@ -88,41 +209,16 @@ def insert_jobs(jobs: list[Job]) -> None:
 
 
 def insert_tags(tags: list[JobTag]) -> None:
-    if connection.vendor != "postgresql":
+    if not _postgres():
         JobTag.objects.bulk_create(tags)
         return
     _execute(_TAGS, [[str(t.job_id), str(t.space_id), t.tag] for t in tags])
     _stored(tags)
 
 
-def insert_events(events: list[JobEvent]) -> list[JobEvent]:
-    """Stores events in one INSERT and gives each its id (the stream's seq), in order."""
-    if connection.vendor != "postgresql":
-        return JobEvent.objects.bulk_create(events)
-    rows = [
-        {
-            "job_id": str(e.job_id),
-            "space_id": str(e.space_id),
-            "type": e.type,
-            "status": e.status,
-            "data": e.data,
-            "worker_id": e.worker_id,
-            "actor": e.actor,
-            "at": _iso(e.at),
-        }
-        for e in events
-    ]
-    ids = _execute(_EVENTS, rows, returning=True)
-    for event, (pk,) in zip(events, ids, strict=True):
-        event.pk = pk
-    _stored(events)
-    return events
-
-
-def _execute(sql: str, rows: list, *, returning: bool = False) -> list[tuple]:
+def _execute(sql: str, rows: list) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows, separators=(",", ":"))])
-        return cursor.fetchall() if returning else []
 
 
 def _stored(objs: list) -> None:
