@@ -101,11 +101,12 @@ def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Cre
         results.append(Created(job, True))
     if not fresh:
         return results
+    keyed = any(job.idempotency_key for job in fresh)
     try:
-        with _savepoint_if(any(job.idempotency_key for job in fresh)):
+        with _savepoint_if(keyed):
             rows.insert_jobs(fresh)
     except IntegrityError:
-        if not keys:
+        if not keyed:
             raise
         # A concurrent request used one of the keys meanwhile: fall back to one by one.
         return [create(space, spec, actor=actor) for spec in specs]
