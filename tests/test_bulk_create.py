@@ -246,3 +246,15 @@ def test_a_create_without_a_key_needs_no_savepoint(api):
         with CaptureQueriesContext(connection) as ctx:
             assert api.producer.post("/api/v1/jobs", body).status_code == 201
         assert [q["sql"].split()[0] for q in ctx.captured_queries] == expected
+
+
+def test_events_take_their_seq_in_the_order_they_were_recorded(space):
+    specs = [lifecycle.JobSpec(name="seq", payload={"i": i}) for i in range(60)]
+    created = lifecycle.create_many(space, specs, actor=SYSTEM)
+    events = list(JobEvent.objects.filter(space=space, type="job.created").order_by("id"))
+    assert [e.job_id for e in events] == [c.job.id for c in created]
+    assert all(e.data == {"name": "seq", "priority": 0} for e in events)
+    (job,) = [c.job for c in created[:1]]
+    lifecycle.cancel(job, actor=SYSTEM)
+    last = JobEvent.objects.filter(job=job).latest("id")
+    assert (last.type, last.status, last.actor) == ("job.cancelled", "cancelled", SYSTEM.label)

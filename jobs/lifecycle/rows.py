@@ -26,12 +26,6 @@ from jobs.models import Job, JobEvent, JobTag
 _FIELDS = {f.name: f for f in Job._meta.concrete_fields}
 _COLUMNS = ", ".join(f'"{f.column}"' for f in Job._meta.concrete_fields)
 _TABLE = Job._meta.db_table
-_EVENT_FIELDS = [f for f in JobEvent._meta.concrete_fields if not f.primary_key]
-_EVENT_INSERT = (
-    f"INSERT INTO {JobEvent._meta.db_table}"  # noqa: S608 - column names only
-    f" ({', '.join(chr(34) + f.column + chr(34) for f in _EVENT_FIELDS)}) VALUES "
-)
-_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
 
 _JOBS = """
 INSERT INTO jobs_job (
@@ -51,6 +45,15 @@ FROM jsonb_to_recordset(%s::jsonb) AS r(
     run_at timestamptz, callback_url text, callback_headers jsonb, callback_secret text,
     created_at timestamptz, updated_at timestamptz
 )
+"""
+
+# Rows are inserted (and take their ids) in the order of the array.
+_EVENTS = """
+INSERT INTO jobs_jobevent (job_id, space_id, type, status, data, worker_id, actor, at)
+SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, NULLIF(e->4, 'null'::jsonb), e->>5,
+    e->>6, (e->>7)::timestamptz
+FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY n
+RETURNING id
 """
 
 _TAGS = """
@@ -156,25 +159,33 @@ def update_each(
 
 
 def insert_events(events: list[JobEvent]) -> None:
-    """Inserts the events in one statement and gives each its id (its stream seq)."""
+    """Inserts the events in one statement, their rows as one JSON parameter, and gives
+    each its id (its stream seq), in the order given.
+    """
     if not events:
         return
     if not _postgres():
         JobEvent.objects.bulk_create(events)
         return
-    params = [
-        f.get_db_prep_save(getattr(event, f.attname), connection)
-        for event in events
-        for f in _EVENT_FIELDS
+    rows = [
+        [
+            str(e.job_id),
+            str(e.space_id),
+            e.type,
+            e.status,
+            e.data,
+            e.worker_id,
+            e.actor,
+            _iso(e.at),
+        ]
+        for e in events
     ]
-    sql = _EVENT_INSERT + ", ".join([_EVENT_ROW] * len(events)) + " RETURNING id"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_EVENTS, [json.dumps(rows, separators=(",", ":"))])
         ids = [row[0] for row in cursor.fetchall()]
-    for event, pk in zip(events, ids, strict=True):  # VALUES rows come back in order
+    for event, pk in zip(events, ids, strict=True):
         event.pk = pk
-        event._state.adding = False
-        event._state.db = connection.alias
+    _stored(events)
 
 
 def insert_jobs(jobs: list[Job]) -> None:
