@@ -34,7 +34,7 @@ def main() -> None:
         sql.fill(ctx["url"], ctx["space_id"], 50_000)
         pids = children(stack.procs["gunicorn"].pid)
         out = Path(tempfile.mkdtemp()) / "spy"
-        spies = [spy(pid, seconds, Path(f"{out}-{pid}.txt")) for pid in pids]
+        spies = [start_spy(pid, seconds, Path(f"{out}-{pid}.txt")) for pid in pids]
         result: dict = {}
         before = cpu_by_process()
         runner = threading.Thread(
@@ -56,7 +56,7 @@ def main() -> None:
         stack.stop()
 
 
-def spy(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+def start_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     argv = ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
     argv += ["--gil", "--nonblocking", "--duration", str(int(seconds)), "--output", str(output)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

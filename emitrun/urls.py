@@ -16,11 +16,11 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Json
 
 
 urlpatterns = [
+    path("api/v1/", include("jobs.api.urls")),  # first: tried on every request
     path("health", health.health),
     path("health/live", health.live),
     path("health/ready", health.ready),
     path("metrics", metrics.metrics_view),
-    path("api/v1/", include("jobs.api.urls")),
     path("", include("jobs.api.realtime")),  # Spooled realtime: login, refresh, SSE
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
