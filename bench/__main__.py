@@ -263,7 +263,7 @@ def layout(cfg: Config) -> dict:
     return {
         "rest_and_dashboard": f"gunicorn gthread, {cfg.web_workers} workers x {cfg.web_threads}"
         " threads (WSGI)",
-        "streams": f"uvicorn, {cfg.web_workers} workers (ASGI)",
+        "streams": f"uvicorn, {cfg.stream_workers} workers (ASGI)",
         "background": "celery worker --concurrency 2, celery beat",
         "db_pool_per_process": cfg.pool,
         "load_generator": "same machine, 2 processes of threads, keep-alive connections",

@@ -25,9 +25,13 @@ class Config:
     redis: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
     wsgi_port: int = int(os.environ.get("BENCH_WSGI_PORT", "18101"))
     asgi_port: int = int(os.environ.get("BENCH_ASGI_PORT", "18102"))
-    web_workers: int = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
-    web_threads: int = int(os.environ.get("BENCH_WEB_THREADS", "8"))
-    pool: int = int(os.environ.get("BENCH_DB_POOL", "8"))
+    web_workers: int = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
+    web_threads: int = int(os.environ.get("BENCH_WEB_THREADS", "4"))
+    # As many as gunicorn, so the serving scenario compares the same process count.
+    stream_workers: int = int(
+        os.environ.get("BENCH_STREAM_WORKERS", os.environ.get("BENCH_WEB_WORKERS", "4"))
+    )
+    pool: int = int(os.environ.get("BENCH_DB_POOL", "6"))
 
     @property
     def database_url(self) -> str:
@@ -77,7 +81,7 @@ class Stack:
         self._spawn(
             "uvicorn",
             [PY, "-m", "uvicorn", "emitrun.asgi:application", "--host", "127.0.0.1", "--port",
-             str(c.asgi_port), "--workers", str(c.web_workers), "--log-level", "warning",
+             str(c.asgi_port), "--workers", str(c.stream_workers), "--log-level", "warning",
              "--no-access-log"],
         )  # fmt: skip
         self._spawn(

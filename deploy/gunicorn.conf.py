@@ -11,8 +11,10 @@ from typing import Any
 wsgi_app = "emitrun.wsgi:application"
 bind = [os.environ.get("EMITRUN_BIND", "127.0.0.1:8000")]
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+# Two processes per core, four threads each: on the 2-core reference machine this served
+# 15-60 % more than 2 x 8 (one GIL per process; docs/performance.md, "Serving layout").
+workers = int(os.environ.get("WEB_WORKERS", str(2 * (os.cpu_count() or 1))))
+threads = int(os.environ.get("WEB_THREADS", "4"))
 # Long-polls hold a thread for up to 30 s (EMITRUN_MAX_WAIT_SECONDS): a worker busy that
 # long is alive, so the timeout is above it.
 timeout = 60
