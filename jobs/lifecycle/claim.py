@@ -10,12 +10,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from emitrun.errors import InvalidState
+from jobs.lifecycle import rows
 from jobs.lifecycle.core import SWEEPER, Actor, apply, iso, lease_deadline, lock, record_many
 from jobs.lifecycle.sweep import requeue_undelivered, settle
 from jobs.models import Job, Queue, Status
 from spaces.models import Space
-
-_COLUMNS = [f.column for f in Job._meta.concrete_fields]
 
 
 def poll(
@@ -210,7 +209,7 @@ def _claim_postgres(
         " ORDER BY priority DESC, run_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
         f" UPDATE jobs_job AS j SET {sets}, lease_id = gen_random_uuid()"
         " FROM picked WHERE j.id = picked.id"
-        f" RETURNING {', '.join('j.' + c for c in _COLUMNS)}"
+        f" RETURNING {', '.join('j.' + c for c in rows.COLUMNS)}"
     )
     return list(Job.objects.raw(sql, [*params, limit, *changes.values()]))
 

@@ -24,7 +24,8 @@ from emitrun.errors import NotFound
 from jobs.models import Job, JobEvent, JobTag
 
 _FIELDS = {f.name: f for f in Job._meta.concrete_fields}
-_COLUMNS = ", ".join(f'"{f.column}"' for f in Job._meta.concrete_fields)
+COLUMNS = [f.column for f in Job._meta.concrete_fields]  # every column, in model order
+_COLUMNS = ", ".join(f'"{c}"' for c in COLUMNS)
 _TABLE = Job._meta.db_table
 
 _JOBS = """
