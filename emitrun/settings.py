@@ -106,6 +106,9 @@ DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=0)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 # Longest wait for a pooled connection; past it the request answers 503 (database down).
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.5)
+# A pooled connection idle longer than this is checked with a round trip before use;
+# one back in the pool more recently is handed out as is (emitrun/dbpool.py).
+DB_POOL_CHECK_AFTER = env_float("DB_POOL_CHECK_AFTER", 1.0, minimum=0)
 
 
 def _database() -> dict:
@@ -127,6 +130,7 @@ def _database() -> dict:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL")
     options = db.setdefault("OPTIONS", {})
     options["connect_timeout"] = DB_CONNECT_TIMEOUT
+    db["ENGINE"] = "emitrun.db"  # Django's backend, pooled connections checked cheaper
     if DB_POOL_MAX:
         # psycopg's pool: ASGI and threaded servers reuse connections instead of
         # opening one per request. CONN_MAX_AGE must stay 0 with a pool.
@@ -140,9 +144,11 @@ def _database() -> dict:
             "reconnect_timeout": DB_CONNECT_TIMEOUT,
         }
         db["CONN_MAX_AGE"] = 0
-        # Django then gives the pool a `check`: after a database restart the pooled
-        # connections are dead, and are replaced on checkout instead of failing requests.
-        db["CONN_HEALTH_CHECKS"] = True
+        # After a database restart the pooled connections are dead: they are checked on
+        # checkout and replaced instead of failing requests, except those back in the
+        # pool within DB_POOL_CHECK_AFTER seconds (emitrun/dbpool.py). Django's own check
+        # would cost a round trip on every checkout.
+        db["CONN_HEALTH_CHECKS"] = False
     else:
         db["CONN_MAX_AGE"] = 60
         db["CONN_HEALTH_CHECKS"] = True
@@ -150,7 +156,7 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "emitrun.db"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker -------------------------------

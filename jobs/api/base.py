@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emitrun.errors import NotFound
+from emitrun.representation import represent_all
 from jobs import lifecycle, queries
 from jobs.lifecycle import Actor
 from jobs.models import Job
@@ -78,7 +79,7 @@ def paged(
         rows = list(qs[offset : offset + limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    response = Response(out(rows, many=True).data)
+    response = Response(represent_all(out, rows))
     response["X-Has-More"] = "true" if has_more else "false"
     if has_more and keyset is not None and rows:
         response["X-Next-Cursor"] = queries.encode_cursor(rows[-1], keyset)

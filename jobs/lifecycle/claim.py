@@ -211,7 +211,7 @@ def _claim_postgres(
         " FROM picked WHERE j.id = picked.id"
         f" RETURNING {', '.join('j.' + c for c in rows.COLUMNS)}"
     )
-    return list(Job.objects.raw(sql, [*params, limit, *changes.values()]))
+    return rows.fetch_jobs(sql, [*params, limit, *changes.values()])
 
 
 def _claim_guarded(

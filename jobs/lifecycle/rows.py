@@ -67,11 +67,54 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+_converters: list[tuple[int, list[Any], Any]] | None = None
+
+
+def _row_converters() -> list[tuple[int, list[Any], Any]]:
+    """(column index, converters, column expression) for the columns whose database value
+    the ORM converts on the way in (JSON text to Python, for one), worked out once the way
+    Django's compiler does it for every query.
+    """
+    global _converters
+    if _converters is None:
+        found = []
+        for i, field in enumerate(Job._meta.concrete_fields):
+            col = field.get_col(_TABLE)
+            funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if funcs:
+                found.append((i, funcs, col))
+        _converters = found
+    return _converters
+
+
+def fetch_jobs(sql: str, params: list[Any]) -> list[Job]:
+    """Jobs from a statement returning every column in model order (COLUMNS), built as the
+    ORM builds them (`Model.from_db`, field converters applied) without a RawQuerySet,
+    which maps the cursor's columns to fields anew on every call.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    converters = _row_converters()
+    jobs = []
+    for row in rows:
+        values = list(row)
+        for i, funcs, col in converters:
+            value = values[i]
+            for func in funcs:
+                value = func(value, col, connection)
+            values[i] = value
+        jobs.append(Job.from_db(connection.alias, None, values))
+    return jobs
+
+
 def lock_one(space_id: Any, job_id: Any) -> Job:
     """The job of this space under a row lock (FOR UPDATE); NotFound if there is none."""
     if _postgres():
         sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = %s AND space_id = %s FOR UPDATE"  # noqa: S608 - column names only
-        jobs = list(Job.objects.raw(sql, [job_id, space_id]))
+        jobs = fetch_jobs(sql, [job_id, space_id])
     else:
         jobs = list(Job.objects.select_for_update().filter(pk=job_id, space_id=space_id))
     if not jobs:
@@ -87,7 +130,7 @@ def lock_many(space_id: Any, ids: Iterable[Any]) -> list[Job]:
             f"SELECT {_COLUMNS} FROM {_TABLE} WHERE space_id = %s AND id = ANY(%s)"  # noqa: S608
             " ORDER BY id FOR UPDATE"
         )
-        return list(Job.objects.raw(sql, [space_id, ids]))
+        return fetch_jobs(sql, [space_id, ids])
     qs = Job.objects.select_for_update().filter(space_id=space_id, pk__in=ids).order_by("pk")
     return list(qs)
 
