@@ -1,5 +1,6 @@
 """Strict JSON field types and the checks every job input shares."""
 
+import copy
 import json
 import re
 from typing import Any
@@ -117,7 +118,20 @@ class Input(serializers.Serializer):
 
     aliases: dict[str, str] = {}
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The declared fields, each copied for this instance to bind. DRF deep-copies
+        them, which builds every field anew (its __init__, its validators) on every
+        request; a plain field's shallow copy binds just as well, as the declared one is
+        never bound or changed. Fields holding other fields are still deep-copied.
+        """
+        return {name: _fresh(field) for name, field in self._declared_fields.items()}
+
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["expected a JSON object"]})
         return super().to_internal_value(snake_keys(data, self.aliases))
+
+
+def _fresh(field: serializers.Field) -> serializers.Field:
+    nested = isinstance(field, serializers.BaseSerializer) or hasattr(field, "child")
+    return copy.deepcopy(field) if nested or hasattr(field, "child_relation") else copy.copy(field)
