@@ -137,6 +137,10 @@ def _database() -> dict:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL")
     options = db.setdefault("OPTIONS", {})
     options["connect_timeout"] = DB_CONNECT_TIMEOUT
+    # Parameters travel apart from the statement, and a statement run a few times on a
+    # connection is prepared (psycopg's prepare_threshold): PostgreSQL then skips parsing
+    # and planning the hot path's fixed statements (docs/performance.md).
+    options["server_side_binding"] = True
     db["ENGINE"] = "emitrun.db"  # Django's backend, pooled connections checked cheaper
     if DB_POOL_MAX:
         # psycopg's pool: ASGI and threaded servers reuse connections instead of
