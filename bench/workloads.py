@@ -88,8 +88,11 @@ def produce(c: Client, ctx: dict) -> int:
 
 
 def long_poll(c: Client, ctx: dict) -> int:
-    """A worker waiting in a long-poll; records created -> received for each job."""
-    body = {"limit": 1, "worker_id": "lp", "wait_seconds": 5}
+    """A worker waiting in a long-poll for up to 10 jobs (as the lifecycle's workers poll);
+    records created -> received for each job. A wake finds the one job that woke it; the
+    limit only matters once jobs queue up, when one answer takes several.
+    """
+    body = {"limit": 10, "worker_id": "lp", "wait_seconds": 5}
     answer = c.call("long_poll", "POST", f"{ctx['base']}/jobs/poll", body)
     now = time.time()
     for job in (answer or {}).get("jobs", []):

@@ -10,6 +10,7 @@ Queue depth and outbox backlog are not counted in-process: a scrape asks Postgre
 with a short statement timeout, so they are right whichever node is asked.
 """
 
+import collections
 import ipaddress
 import logging
 import os
@@ -93,9 +94,12 @@ def job_events(entries: list[tuple[Any, str, dict | None]], *, at: datetime) -> 
 
 
 def _observe(rows: list[tuple], at: datetime) -> None:
-    for space, name, type_, run_at, delivered_at, started_at in rows:
-        if type_ in OUTCOMES:
-            JOBS.labels(space, name, OUTCOMES[type_]).inc()
+    outcomes = collections.Counter(
+        (space, name, OUTCOMES[type_]) for space, name, type_, *_ in rows if type_ in OUTCOMES
+    )
+    for labels, count in outcomes.items():  # a bulk of 100 creates: one increment of 100
+        JOBS.labels(*labels).inc(count)
+    for _, _, type_, run_at, delivered_at, started_at in rows:
         # A job waits until it is handed out: delivered, or started by a claim that acks (an
         # ack after a delivery starts a job that already stopped waiting).
         handed_out = type_ == "job.delivered" or (

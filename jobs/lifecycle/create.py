@@ -187,7 +187,7 @@ def _new_job(space: Space, spec: JobSpec, now: datetime, defaults: tuple[int, in
     # Positional values skip Model.__init__'s keyword and default handling per field:
     # half the cost, which counts a hundred times per bulk.
     job = Job(*[values[column] for column in _COLUMNS])
-    job.space = space
+    Job.space.field.set_cached_value(job, space)  # space_id is set above
     return job
 
 

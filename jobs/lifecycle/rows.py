@@ -278,9 +278,10 @@ def _execute(sql: str, rows: list) -> None:
 
 def _stored(objs: list) -> None:
     """Marks the objects as saved rows, as bulk_create does."""
+    alias = connection.alias  # a lookup through the connection proxy each time otherwise
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
 
 
 def _iso(value: datetime | None) -> str | None:
