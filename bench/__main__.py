@@ -145,7 +145,7 @@ def scenario_lifecycle(stack: Stack, ctx: dict, seconds: float, quick: bool, res
 
 def scenario_dispatch(stack: Stack, ctx: dict, seconds: float, quick: bool, _: dict) -> dict:
     # Enough producer connections that a slow answer does not hold the rate back.
-    rate, producers, waiters = 200, 16, 8
+    rate, producers, waiters = int(os.environ.get("BENCH_DISPATCH_RATE", "200")), 16, 8
     run_for = max(seconds * 2, 5.0)
     results: dict = {}
     wctx = {**ctx}

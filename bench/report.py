@@ -193,12 +193,14 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
             )
         )
     lat = _get(sc, "dispatch", "created_to_received_ms", default={})
+    rate = _get(sc, "dispatch", "rate_target", default=200)
     if lat.get("n"):
         out.append(
             (
                 "enqueue → delivered at 200 jobs/s: p50 ≤ 10 ms, p99 ≤ 50 ms",
-                f"p50 {lat['p50']} ms, p99 {lat['p99']} ms",
-                lat["p50"] <= 10 and lat["p99"] <= 50,
+                f"p50 {lat['p50']} ms, p99 {lat['p99']} ms"
+                + ("" if rate == 200 else f" (measured at {rate} jobs/s)"),
+                rate >= 200 and lat["p50"] <= 10 and lat["p99"] <= 50,
             )
         )
     scale = sc.get("scale", {})
