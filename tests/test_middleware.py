@@ -42,6 +42,13 @@ def test_api_paths_answer_without_the_dashboards_middleware(api):
     assert r["X-Frame-Options"] == "DENY"  # the headers every answer gets are still there
     assert r["X-Content-Type-Options"] == "nosniff"
     assert r["X-Request-Id"]
+    # What the dashboard's middleware would have put on the request is not there (DRF
+    # sets `user` itself, from the token).
+    for attribute in ("session", "_messages", "htmx", "csrf_processing_done"):
+        assert not hasattr(r.wsgi_request, attribute), attribute
+    page = Client().get("/accounts/login/")
+    for attribute in ("session", "user", "_messages", "htmx", "csrf_processing_done"):
+        assert hasattr(page.wsgi_request, attribute), attribute
 
 
 def test_a_dashboard_session_does_not_authenticate_the_api(client):
