@@ -38,16 +38,21 @@ def enqueue_for(job: Job, event: JobEvent) -> list[Delivery]:
 
 def enqueue_many(pairs: list[tuple[Job, JobEvent]]) -> list[Delivery]:
     """enqueue_for over a batch, in one INSERT."""
-    rows = [
+    rows = rows_for(pairs)
+    if rows:
+        Delivery.objects.bulk_create(rows)
+        _kick_on_commit(rows)
+    return rows
+
+
+def rows_for(pairs: list[tuple[Job, JobEvent]]) -> list[Delivery]:
+    """The deliveries these events call for (callbacks, Slack, push), not stored yet."""
+    return [
         row
         for job, event in pairs
         for row in (_callback(job, event), _slack(job, event), _push(job, event))
         if row
     ]
-    if rows:
-        Delivery.objects.bulk_create(rows)
-        _kick_on_commit(rows)
-    return rows
 
 
 def _kick_on_commit(rows: list[Delivery]) -> None:

@@ -17,7 +17,8 @@ from jobs.api.items import plain_spec
 from jobs.api.producer import _flatten
 from jobs.api.serializers import BulkCreateInput, CreateJobInput
 from jobs.models import Job, JobEvent, JobTag
-from tests.conftest import SYSTEM
+from notifications.models import Delivery
+from tests.conftest import SYSTEM, create_job
 
 URL = "/api/v1/jobs/bulk"
 
@@ -234,10 +235,17 @@ def test_bulk_statements_do_not_grow_with_the_batch(api, space):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_create_without_a_key_needs_no_savepoint(api):
+def test_a_plain_create_is_one_statement_and_a_keyed_one_a_transaction(api):
+    """A job with its event in one statement (then the wake-up's NOTIFY); an idempotency
+    key, tags or a delivery to write need the transaction.
+    """
     api.producer.post("/api/v1/jobs", {"name": "work"})  # token and queue are known now
     for body, expected in [
-        ({"name": "work"}, ["BEGIN", "INSERT", "INSERT", "COMMIT", "SELECT"]),
+        ({"name": "work"}, ["WITH", "SELECT"]),
+        (
+            {"name": "work", "tags": ["a"]},
+            ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT", "SELECT"],
+        ),
         (
             {"name": "work", "idempotency_key": "k"},
             ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "COMMIT", "SELECT"],
@@ -246,6 +254,23 @@ def test_a_create_without_a_key_needs_no_savepoint(api):
         with CaptureQueriesContext(connection) as ctx:
             assert api.producer.post("/api/v1/jobs", body).status_code == 201
         assert [q["sql"].split()[0] for q in ctx.captured_queries] == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_that_calls_for_a_push_writes_it_in_the_jobs_transaction(space):
+    create_job(space, "email")  # the queue is known now
+    conf = space.settings
+    conf.push_url = "https://push.example.test/wake"
+    conf.save()
+    with CaptureQueriesContext(connection) as ctx:
+        job = create_job(space, "email")
+    sql = [q["sql"] for q in ctx.captured_queries]
+    begin = next(i for i, q in enumerate(sql) if q.startswith("BEGIN"))
+    commit = next(i for i, q in enumerate(sql) if q.startswith("COMMIT"))
+    inside = " ".join(sql[begin:commit])
+    for table in ("jobs_job ", "jobs_jobevent", "notifications_delivery"):
+        assert table in inside, table
+    assert Delivery.objects.filter(job=job, kind="push").count() == 1
 
 
 def test_events_take_their_seq_in_the_order_they_were_recorded(space):

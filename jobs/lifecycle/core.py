@@ -6,7 +6,7 @@ Nothing outside jobs/lifecycle imports this module's private helpers.
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -143,19 +143,32 @@ def record(
     return record_many([(job, type_, data)], actor=actor, now=now)[0]
 
 
-def record_many(
-    entries: list[tuple[Job, str, dict | None]], *, actor: Actor, now: datetime | None = None
+def new_events(
+    entries: list[tuple[Job, str, dict | None]], *, actor: Actor, at: datetime
 ) -> list[JobEvent]:
-    """Appends events in one INSERT, their deliveries in another, and hooks the fan-out."""
-    at = now or timezone.now()
+    """The events of `entries`, not stored yet."""
     label = actor.label
     # Positional, in _EVENT_COLUMNS order: Model.__init__ then skips its keyword and
     # default handling (half an event's cost in a bulk create).
-    events = [
+    return [
         JobEvent(None, job.pk, job.space_id, type_, job.status, data, job.worker_id, label, at)
         for job, type_, data in entries
     ]
-    rows.insert_events(events)
+
+
+def record_many(
+    entries: list[tuple[Job, str, dict | None]],
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    insert: Callable[[list[JobEvent]], None] | None = None,
+) -> list[JobEvent]:
+    """Appends events in one INSERT (`insert`, if given, is the statement that stores
+    them), their deliveries in another, and hooks the fan-out.
+    """
+    at = now or timezone.now()
+    events = new_events(entries, actor=actor, at=at)
+    (insert or rows.insert_events)(events)
     outbox.enqueue_many([(job, event) for (job, _, _), event in zip(entries, events, strict=True)])
     metrics.job_events(entries, at=at)
     messages = [realtime.message(event) for event in events]
