@@ -61,8 +61,8 @@ def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
     """- -> pending | scheduled. An idempotency key already used in the space returns
     that job (whatever its state) with created=False.
 
-    A job with no idempotency key, no tags and no delivery to write (callback, Slack,
-    push) is stored with its event in one statement, its own transaction (PostgreSQL):
+    A job with no idempotency key, no tags and no delivery to write (Slack, push) is
+    stored with its event in one statement, its own transaction (PostgreSQL):
     one round trip where BEGIN, two INSERTs and COMMIT took four.
     """
     if spec.idempotency_key or tag_names(spec.tags) or not rows.postgres():
@@ -71,7 +71,8 @@ def create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
     defaults = ensure_queues(space, {spec.name})
     job = _new_job(space, spec, now, defaults[spec.name])
     entries = [(job, "job.created", _created_data(job))]
-    if outbox.rows_for(list(zip([job], new_events(entries, actor=actor, at=now), strict=True))):
+    (event,) = new_events(entries, actor=actor, at=now)
+    if outbox.rows_for([(job, event)]):  # a push (or Slack) to write with the job
         return _create(space, spec, actor=actor)
     insert = partial(rows.insert_jobs_and_events, [job])
     record_many(entries, actor=actor, now=now, insert=insert)

@@ -71,9 +71,6 @@ def postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-_postgres = postgres
-
-
 _converters: list[tuple[int, list[Any], Any]] | None = None
 
 
@@ -119,7 +116,7 @@ def fetch_jobs(sql: str, params: list[Any]) -> list[Job]:
 
 def lock_one(space_id: Any, job_id: Any) -> Job:
     """The job of this space under a row lock (FOR UPDATE); NotFound if there is none."""
-    if _postgres():
+    if postgres():
         sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = %s AND space_id = %s FOR UPDATE"  # noqa: S608 - column names only
         jobs = fetch_jobs(sql, [job_id, space_id])
     else:
@@ -132,7 +129,7 @@ def lock_one(space_id: Any, job_id: Any) -> Job:
 def lock_many(space_id: Any, ids: Iterable[Any]) -> list[Job]:
     """The space's jobs with these ids, locked in id order (two lockers cannot deadlock)."""
     ids = sorted(set(ids))
-    if _postgres():
+    if postgres():
         sql = (
             f"SELECT {_COLUMNS} FROM {_TABLE} WHERE space_id = %s AND id = ANY(%s)"  # noqa: S608
             " ORDER BY id FOR UPDATE"
@@ -150,7 +147,7 @@ def update(
     Returns the number of rows changed. `count_attempt` adds attempts = attempts + 1.
     """
     statuses = [str(s) for s in expect]
-    if not _postgres():
+    if not postgres():
         from django.db.models import F
 
         extra = {"attempts": F("attempts") + 1} if count_attempt else {}
@@ -179,7 +176,7 @@ def update_each(
     if not rows:
         return 0
     own_names = list(rows[0][1])
-    if not _postgres():
+    if not postgres():
         changed = 0
         for job_id, own in rows:
             qs = Job.objects.filter(pk=job_id, status__in=statuses)
@@ -215,7 +212,7 @@ def insert_events(events: list[JobEvent]) -> None:
     """
     if not events:
         return
-    if not _postgres():
+    if not postgres():
         JobEvent.objects.bulk_create(events)
         return
     _inserted(events, _EVENTS, [_events_param(events)])
@@ -259,7 +256,7 @@ def _inserted(events: list[JobEvent], sql: str, params: list[str]) -> None:
 
 def insert_jobs(jobs: list[Job]) -> None:
     """Stores new jobs (status pending or scheduled, nothing run yet) in one INSERT."""
-    if not _postgres():
+    if not postgres():
         Job.objects.bulk_create(jobs)
         return
     with connection.cursor() as cursor:
@@ -294,7 +291,7 @@ def _jobs_param(jobs: list[Job]) -> str:
 
 
 def insert_tags(tags: list[JobTag]) -> None:
-    if not _postgres():
+    if not postgres():
         JobTag.objects.bulk_create(tags)
         return
     _execute(_TAGS, [[str(t.job_id), str(t.space_id), t.tag] for t in tags])
