@@ -57,7 +57,16 @@ def main() -> None:
 
 
 def start_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen:
-    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    argv = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+    ]
     argv += ["--gil", "--nonblocking", "--duration", str(int(seconds)), "--output", str(output)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -27,6 +27,24 @@ CLAIM = (
     " updated_at = now() FROM picked WHERE j.id = picked.id RETURNING j.id, j.lease_id"
 )
 
+# The claim with its events in one statement, committed on its own, as the lifecycle claims
+# when there is nothing to settle first and no delivery to write (jobs/lifecycle/claim.py).
+CLAIM_WITH_EVENTS = (
+    f"WITH claimed AS ({CLAIM}), events AS (INSERT INTO jobs_jobevent"
+    " (job_id, space_id, type, status, data, worker_id, actor, at)"
+    " SELECT id, %s, %s, %s, '{}'::jsonb, 'raw', 'token:raw', now() FROM claimed"
+    " RETURNING job_id) SELECT c.id, c.lease_id FROM claimed c JOIN events e ON e.job_id = c.id"
+)
+
+
+def _claim(conn: psycopg.Connection, space: str, status: str, events: bool = True) -> list:
+    if not events:
+        with conn.transaction():
+            return [r[0] for r in conn.execute(CLAIM, [space, 10, status]).fetchall()]
+    kind = "job.started" if status == "running" else f"job.{status}"
+    params = [space, 10, status, space, kind, status]
+    return [r[0] for r in conn.execute(CLAIM_WITH_EVENTS, params).fetchall()]
+
 
 def fill(url: str, space: str, n: int, *, status: str = "pending", age_days: int = 0) -> None:
     """n jobs in one INSERT ... SELECT (the fixtures of the scenarios, not a measurement)."""
@@ -77,20 +95,14 @@ def _per_job(conn: psycopg.Connection, space: str, ids: list, events: bool) -> N
 
 def lifecycle(conn: psycopg.Connection, space: str, events: bool) -> int:
     """claim 10 (delivered), then ack and complete each job in its own transaction."""
-    with conn.transaction():
-        ids = [r[0] for r in conn.execute(CLAIM, [space, 10, "delivered"]).fetchall()]
-        if events and ids:
-            conn.execute(EVENT_INSERT, [space, "job.delivered", "delivered", ids])
+    ids = _claim(conn, space, "delivered", events)
     _per_job(conn, space, ids, events)
     return len(ids)
 
 
 def claim_ack(conn: psycopg.Connection, space: str) -> int:
     """claim 10 straight to running (claim is ack), complete each, with events."""
-    with conn.transaction():
-        ids = [r[0] for r in conn.execute(CLAIM, [space, 10, "running"]).fetchall()]
-        if ids:
-            conn.execute(EVENT_INSERT, [space, "job.started", "running", ids])
+    ids = _claim(conn, space, "running")
     for job_id in ids:
         with conn.transaction():
             conn.execute("UPDATE jobs_job SET status = 'completed' WHERE id = %s", [job_id])
@@ -100,10 +112,7 @@ def claim_ack(conn: psycopg.Connection, space: str) -> int:
 
 def batched(conn: psycopg.Connection, space: str) -> int:
     """claim 10, ack the 10 in one transaction, complete the 10 in one, with events."""
-    with conn.transaction():
-        ids = [r[0] for r in conn.execute(CLAIM, [space, 10, "delivered"]).fetchall()]
-        if ids:
-            conn.execute(EVENT_INSERT, [space, "job.delivered", "delivered", ids])
+    ids = _claim(conn, space, "delivered")
     for status in ("running", "completed"):
         with conn.transaction():
             conn.execute(
@@ -136,7 +145,8 @@ def run(url: str, step: Callable[[psycopg.Connection], int], conns: int, seconds
     start = time.perf_counter()
 
     def loop(i: int) -> None:
-        with psycopg.connect(url) as conn:
+        # Autocommit: a lone statement commits on its own; transaction() blocks BEGIN/COMMIT.
+        with psycopg.connect(url, autocommit=True) as conn:
             while time.perf_counter() - start < seconds:
                 n = step(conn)
                 moved[i] += n

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobEvent
 from notifications.models import Delivery, Kind
-from spaces.models import SpaceSettings
+from spaces.models import Space, SpaceSettings
 
 CALLBACK_EVENTS = {"job.completed": "completed", "job.dead": "dead", "job.killed": "killed"}
 SLACK_EVENTS = {
@@ -53,6 +53,26 @@ def rows_for(pairs: list[tuple[Job, JobEvent]]) -> list[Delivery]:
         for row in (_callback(job, event), _slack(job, event), _push(job, event))
         if row
     ]
+
+
+def may_write(space: Space, event_type: str) -> bool:
+    """Whether an event of this type could call for a delivery in this space, whatever the
+    job: False lets a transition that records only such events skip the outbox (the claim
+    stores a job's change and its event in one statement then).
+    """
+    if event_type in CALLBACK_EVENTS:
+        return True
+    slack, push = SLACK_EVENTS.get(event_type), event_type in ("job.pending", "job.created")
+    if slack is None and not push:
+        return False
+    try:
+        conf = space.settings
+    except SpaceSettings.DoesNotExist:
+        return False
+    return bool(
+        (slack and conf.slack_webhook_url and slack in (conf.slack_events or []))
+        or (push and conf.push_url)
+    )
 
 
 def _kick_on_commit(rows: list[Delivery]) -> None:

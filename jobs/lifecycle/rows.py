@@ -98,7 +98,20 @@ def fetch_jobs(sql: str, params: list[Any]) -> list[Job]:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return _jobs_of(cursor.fetchall())
+
+
+def fetch_jobs_with(sql: str, params: list[Any]) -> list[tuple[Job, Any]]:
+    """fetch_jobs for a statement that returns one more column after the job's: each job
+    with that value (the id of an event stored by the same statement, say).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return list(zip(_jobs_of([row[:-1] for row in rows]), [row[-1] for row in rows], strict=True))
+
+
+def _jobs_of(rows: list[tuple]) -> list[Job]:
     if not rows:
         return []
     converters = _row_converters()
@@ -225,6 +238,15 @@ def insert_jobs_and_events(jobs: list[Job], events: list[JobEvent]) -> None:
     """
     _inserted(events, _JOBS_AND_EVENTS, [_jobs_param(jobs), _events_param(events)])
     _stored(jobs)
+
+
+def events_stored(seqs: dict[Any, int], events: list[JobEvent]) -> None:
+    """Gives events that a statement already stored (one per job) their ids: `seqs` maps
+    each event's job id to its event id.
+    """
+    for event in events:
+        event.pk = seqs[event.job_id]
+    _stored(events)
 
 
 def _events_param(events: list[JobEvent]) -> str:
