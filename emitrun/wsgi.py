@@ -1,10 +1,13 @@
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 from emitrun.bodylimit import WsgiBodySizeLimit
-from emitrun.boot import ready_to_serve
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
 application = WsgiBodySizeLimit(get_wsgi_application())
-ready_to_serve()
+
+# Import the URLconf and every view now, while the worker boots, rather than on the first
+# request each worker serves (a few hundred ms of imports in front of someone's call).
+get_resolver().resolve("/health/live")
