@@ -109,7 +109,8 @@ def _claim(
     if names == []:
         return []
     if not overdue and connection.vendor == "postgresql" and not outbox.may_write(space, _kind(to)):
-        return _take_at_once(space, limit, names, paused, worker_id, actor, to, lease_seconds, now)
+        # The claim and its events in one statement, committed on its own.
+        return _take(space, limit, names, paused, worker_id, actor, to, lease_seconds, now, True)
     with transaction.atomic():
         if overdue:
             settle(now=now, space=space, actor=SWEEPER)
@@ -133,7 +134,7 @@ def _changes(to: Status, lease_seconds: int, worker_id: str, now: datetime) -> d
     return changes
 
 
-def _take_at_once(
+def _take(
     space: Space,
     limit: int,
     names: list[str] | None,
@@ -143,16 +144,46 @@ def _take_at_once(
     to: Status,
     lease_seconds: int,
     now: datetime,
+    at_once: bool = False,
 ) -> list[Job]:
-    """The claim and its events in one statement, committed on its own (PostgreSQL, nothing
-    to settle first, no delivery the events could call for): one round trip where BEGIN,
-    the claim, the events' INSERT and COMMIT took four. This is how a woken long-poll
-    takes its job.
+    """Claims and records the events; `at_once` (PostgreSQL, nothing to settle, no delivery
+    the events could call for) stores both with one statement: one round trip where BEGIN,
+    the claim, the events' INSERT and COMMIT took four. A woken long-poll takes its job so.
     """
     changes = _changes(to, lease_seconds, worker_id, now)
-    claim, params = _claim_sql(space, limit, names, paused, changes, started=to == Status.RUNNING)
-    kind = _kind(to)
-    # The event of each job as _delivered_data builds it, from the claimed row.
+    started, kind, insert = to == Status.RUNNING, _kind(to), None
+    if at_once:
+        taken = _claim_with_events(space, limit, names, paused, changes, kind, actor, now)
+        jobs = [job for job, _ in taken]
+        insert = partial(rows.events_stored, {job.pk: seq for job, seq in taken})
+    elif connection.vendor == "postgresql":
+        jobs = _claim_postgres(space, limit, names, paused, changes, started=started)
+    else:
+        jobs = _claim_guarded(space, limit, names, paused, changes, started=started)
+    for job in jobs:
+        job.space = space
+    jobs.sort(key=lambda j: (-j.priority, j.run_at, str(j.id)))
+    if jobs:
+        entries = [(job, kind, _delivered_data(job)) for job in jobs]
+        record_many(entries, actor=actor, now=now, insert=insert)
+    return jobs
+
+
+def _claim_with_events(
+    space: Space,
+    limit: int,
+    names: list[str] | None,
+    paused: list[str],
+    changes: dict,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+) -> list[tuple[Job, int]]:
+    """The claim below and its events' INSERT as one statement: each job with its event's id.
+    Each event is built from its claimed row as _delivered_data builds it.
+    """
+    started = changes["status"] == Status.RUNNING
+    claim, params = _claim_sql(space, limit, names, paused, changes, started=started)
     sql = (
         f"WITH claimed AS ({claim}),"  # noqa: S608 - fixed fragments and column names only
         " events AS (INSERT INTO jobs_jobevent"
@@ -164,42 +195,7 @@ def _take_at_once(
         " FROM claimed AS c JOIN events AS e ON e.job_id = c.id"
     )
     lease = iso(changes["lease_expires_at"])
-    taken = rows.fetch_jobs_with(sql, [*params, kind, lease, actor.label, now])
-    if not taken:
-        return []
-    seqs = {job.pk: seq for job, seq in taken}
-    jobs = [job for job, _ in taken]
-    for job in jobs:
-        job.space = space
-    jobs.sort(key=lambda j: (-j.priority, j.run_at, str(j.id)))
-    entries = [(job, kind, _delivered_data(job)) for job in jobs]
-    record_many(entries, actor=actor, now=now, insert=partial(rows.events_stored, seqs))
-    return jobs
-
-
-def _take(
-    space: Space,
-    limit: int,
-    names: list[str] | None,
-    paused: list[str],
-    worker_id: str,
-    actor: Actor,
-    to: Status,
-    lease_seconds: int,
-    now: datetime,
-) -> list[Job]:
-    changes = _changes(to, lease_seconds, worker_id, now)
-    if connection.vendor == "postgresql":
-        jobs = _claim_postgres(space, limit, names, paused, changes, started=to == Status.RUNNING)
-    else:
-        jobs = _claim_guarded(space, limit, names, paused, changes, started=to == Status.RUNNING)
-    for job in jobs:
-        job.space = space
-    jobs.sort(key=lambda j: (-j.priority, j.run_at, str(j.id)))
-    kind = _kind(to)
-    if jobs:
-        record_many([(job, kind, _delivered_data(job)) for job in jobs], actor=actor, now=now)
-    return jobs
+    return rows.fetch_jobs_with(sql, [*params, kind, lease, actor.label, now])
 
 
 def _space_state(
