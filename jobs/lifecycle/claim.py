@@ -151,15 +151,15 @@ def _take(
     the claim, the events' INSERT and COMMIT took four. A woken long-poll takes its job so.
     """
     changes = _changes(to, lease_seconds, worker_id, now)
-    started, kind, insert = to == Status.RUNNING, _kind(to), None
+    kind, insert = _kind(to), None
     if at_once:
         taken = _claim_with_events(space, limit, names, paused, changes, kind, actor, now)
         jobs = [job for job, _ in taken]
         insert = partial(rows.events_stored, {job.pk: seq for job, seq in taken})
     elif connection.vendor == "postgresql":
-        jobs = _claim_postgres(space, limit, names, paused, changes, started=started)
+        jobs = rows.fetch_jobs(*_claim_sql(space, limit, names, paused, changes))
     else:
-        jobs = _claim_guarded(space, limit, names, paused, changes, started=started)
+        jobs = _claim_guarded(space, limit, names, paused, changes, started=to == Status.RUNNING)
     for job in jobs:
         job.space = space
     jobs.sort(key=lambda j: (-j.priority, j.run_at, str(j.id)))
@@ -182,8 +182,7 @@ def _claim_with_events(
     """The claim below and its events' INSERT as one statement: each job with its event's id.
     Each event is built from its claimed row as _delivered_data builds it.
     """
-    started = changes["status"] == Status.RUNNING
-    claim, params = _claim_sql(space, limit, names, paused, changes, started=started)
+    claim, params = _claim_sql(space, limit, names, paused, changes)
     sql = (
         f"WITH claimed AS ({claim}),"  # noqa: S608 - fixed fragments and column names only
         " events AS (INSERT INTO jobs_jobevent"
@@ -233,32 +232,18 @@ _WAITING_NAMED_SQL = (
 )
 
 
-def _claim_postgres(
-    space: Space,
-    limit: int,
-    names: list[str] | None,
-    paused: list[str],
-    changes: dict,
-    *,
-    started: bool,
-) -> list[Job]:
-    """One statement: pick with FOR UPDATE SKIP LOCKED through the partial claim index,
-    update, and return the rows. Concurrent pollers skip each other's rows, never wait.
-    """
-    sql, params = _claim_sql(space, limit, names, paused, changes, started=started)
-    return rows.fetch_jobs(sql, params)
-
-
 def _claim_sql(
     space: Space,
     limit: int,
     names: list[str] | None,
     paused: list[str],
     changes: dict,
-    *,
-    started: bool,
 ) -> tuple[str, list]:
-    """The claim's UPDATE ... RETURNING every column, and its parameters."""
+    """The claim: pick with FOR UPDATE SKIP LOCKED through the partial claim index, update,
+    and return every column (its parameters with it). Concurrent pollers skip each other's
+    rows, never wait. A claim to running counts the attempt.
+    """
+    started = changes["status"] == Status.RUNNING
     where, params = ["space_id = %s", "status = 'pending'"], [space.pk]
     if names:
         where.append("name = ANY(%s)")
