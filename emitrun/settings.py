@@ -116,6 +116,11 @@ DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.5)
 # A pooled connection idle longer than this is checked with a round trip before use;
 # one back in the pool more recently is handed out as is (emitrun/dbpool.py).
 DB_POOL_CHECK_AFTER = env_float("DB_POOL_CHECK_AFTER", 1.0, minimum=0)
+# A statement run this many times on one connection is prepared there: PostgreSQL then
+# neither parses nor plans it again, which on the hot path cost more than running it.
+# 0 turns preparing off, for a pooler that cannot keep prepared statements between
+# transactions (PgBouncer in transaction mode before 1.21).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
 
 
 def _database() -> dict:
@@ -141,6 +146,7 @@ def _database() -> dict:
     # connection is prepared (psycopg's prepare_threshold): PostgreSQL then skips parsing
     # and planning the hot path's fixed statements (docs/performance.md).
     options["server_side_binding"] = True
+    options["prepare_threshold"] = DB_PREPARE_THRESHOLD or None  # Django's default: never
     db["ENGINE"] = "emitrun.db"  # Django's backend, pooled connections checked cheaper
     if DB_POOL_MAX:
         # psycopg's pool: ASGI and threaded servers reuse connections instead of

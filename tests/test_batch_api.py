@@ -206,7 +206,7 @@ def test_a_poll_of_an_empty_queue_is_one_read_and_no_transaction(api, space):
         assert ok(api.worker.post(f"{base(space)}/poll", {"limit": 10}))["jobs"] == []
     sqls = [q["sql"] for q in ctx.captured_queries]
     assert len(sqls) == 1
-    assert sqls[0].startswith("SELECT EXISTS")
+    assert sqls[0].startswith("SELECT COALESCE")  # the space check (claim.py _space_state)
     create_job(space, name="other")
     with CaptureQueriesContext(connection) as ctx:  # a job of another queue: still one read
         body = {"limit": 10, "names": ["mine"]}

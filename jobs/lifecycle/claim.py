@@ -219,16 +219,24 @@ def _space_state(
     return overdue, waiting, list(paused)
 
 
+# Each check reads the first row of a partial index in that index's order, so its plan does
+# not depend on how many rows the planner expects a range to match: a prepared statement's
+# generic plan (DB_PREPARE_THRESHOLD) keeps the index scan that a custom plan would choose.
 _SPACE_STATE_SQL = (
-    "SELECT EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'scheduled'"
-    " AND run_at <= %s) OR EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s"
-    " AND status IN ('delivered', 'running') AND lease_expires_at <= %s),"
+    "SELECT COALESCE((SELECT run_at FROM jobs_job WHERE space_id = %s AND status = 'scheduled'"
+    " ORDER BY run_at LIMIT 1) <= %s, false) OR COALESCE((SELECT lease_expires_at FROM jobs_job"
+    " WHERE space_id = %s AND status IN ('delivered', 'running') ORDER BY lease_expires_at"
+    " LIMIT 1) <= %s, false),"
     " ARRAY(SELECT name FROM jobs_queue WHERE space_id = %s AND paused),"
 )
 # A pending job (of the named queues, when given); the claim itself skips paused queues.
-_WAITING_SQL = " EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending')"
+_WAITING_SQL = (
+    " (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending'"
+    " ORDER BY priority DESC, run_at, id LIMIT 1) IS NOT NULL"
+)
 _WAITING_NAMED_SQL = (
-    " EXISTS (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending' AND name = ANY(%s))"
+    " (SELECT 1 FROM jobs_job WHERE space_id = %s AND status = 'pending' AND name = ANY(%s)"
+    " ORDER BY name LIMIT 1) IS NOT NULL"
 )
 
 
@@ -258,12 +266,12 @@ def _claim_sql(
     sql = (
         "WITH picked AS MATERIALIZED ("  # noqa: S608
         f" SELECT id FROM jobs_job WHERE {' AND '.join(where)}"
-        " ORDER BY priority DESC, run_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+        f" ORDER BY priority DESC, run_at, id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)"
         f" UPDATE jobs_job AS j SET {sets}, lease_id = gen_random_uuid()"
         " FROM picked WHERE j.id = picked.id"
         f" RETURNING {', '.join('j.' + c for c in rows.COLUMNS)}"
     )
-    return sql, [*params, limit, *changes.values()]
+    return sql, [*params, *changes.values()]
 
 
 def _claim_guarded(
