@@ -283,3 +283,35 @@ def test_events_take_their_seq_in_the_order_they_were_recorded(space):
     lifecycle.cancel(job, actor=SYSTEM)
     last = JobEvent.objects.filter(job=job).latest("id")
     assert (last.type, last.status, last.actor) == ("job.cancelled", "cancelled", SYSTEM.label)
+
+
+@pytest.mark.django_db
+def test_jobs_and_events_built_without_the_constructor_equal_constructed_ones(space):
+    from django.db.models.signals import pre_init
+
+    from jobs.lifecycle import rows
+
+    job = create_job(space, payload={"n": 1}, tags=["a"])
+    event = JobEvent.objects.filter(job=job).get()
+    for obj in (Job.objects.get(pk=job.pk), event):
+        model = type(obj)
+        values = [getattr(obj, f.attname) for f in model._meta.concrete_fields]
+        built, constructed = rows.build(model, values), model(*values)
+        assert {k: v for k, v in vars(built).items() if k != "_state"} == {
+            k: v for k, v in vars(constructed).items() if k != "_state"
+        }
+        assert (built._state.adding, built._state.db) == (True, None)
+        assert (constructed._state.adding, constructed._state.db) == (True, None)
+
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append(sender)
+
+    pre_init.connect(receiver, sender=Job)
+    try:
+        values = [getattr(job, f.attname) for f in Job._meta.concrete_fields]
+        rows.build(Job, values)
+    finally:
+        pre_init.disconnect(receiver, sender=Job)
+    assert seen == [Job]  # a receiver connected: the constructor ran, and sent the signal

@@ -14,11 +14,14 @@ with the objects field by field.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from emitrun.errors import NotFound
 from jobs.models import Job, JobEvent, JobTag
@@ -65,6 +68,23 @@ _TAGS = """
 INSERT INTO jobs_jobtag (job_id, space_id, tag)
 SELECT (t->>0)::uuid, (t->>1)::uuid, t->>2 FROM jsonb_array_elements(%s::jsonb) AS t
 """
+
+
+def build(model: type[Model], values: list[Any]) -> Model:
+    """A new instance of `model` from values in its concrete fields' order: what
+    `model(*values)` builds, without Model.__init__'s call per field and its pre_init and
+    post_init signals, which nobody receives (with a receiver connected, the constructor
+    runs). A bulk create builds a hundred jobs and a hundred events this way.
+    """
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model(*values)
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(_ATTNAMES[model], values, strict=True))
+    obj._state = ModelState()
+    return obj
+
+
+_ATTNAMES = {m: [f.attname for f in m._meta.concrete_fields] for m in (Job, JobEvent)}
 
 
 def postgres() -> bool:
@@ -250,6 +270,7 @@ def events_stored(seqs: dict[Any, int], events: list[JobEvent]) -> None:
 
 
 def _events_param(events: list[JobEvent]) -> str:
+    _iso = _iso_once()
     rows = [
         [
             str(e.job_id),
@@ -287,6 +308,7 @@ def insert_jobs(jobs: list[Job]) -> None:
 
 
 def _jobs_param(jobs: list[Job]) -> str:
+    _iso = _iso_once()
     rows = [
         {
             "id": str(job.id),
@@ -333,5 +355,18 @@ def _stored(objs: list) -> None:
         obj._state.db = alias
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso_once() -> Callable[[datetime | None], str | None]:
+    """isoformat() that formats each distinct value once: a batch's rows share their
+    timestamps (a bulk's hundred jobs were all created at the same instant).
+    """
+    stamps: dict[datetime, str] = {}
+
+    def iso(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = stamps.get(value)
+        if text is None:
+            text = stamps[value] = value.isoformat()
+        return text
+
+    return iso
