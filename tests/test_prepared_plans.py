@@ -84,8 +84,27 @@ def ok(response, status=200):
     return response.json()
 
 
-def test_hot_statements_are_prepared_by_default():
-    assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] == 5
+@pytest.mark.django_db
+def test_a_statement_run_five_times_is_prepared_on_its_connection(api, space):
+    assert settings.DB_PREPARE_THRESHOLD == 5
+    base = f"/api/v1/spaces/{space.id}/jobs"
+
+    def prepared_space_checks() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%FROM jobs_queue WHERE space_id%%'"
+            )
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # psycopg forgets its counts too: a fresh start
+    for _ in range(4):  # the space check of an empty poll, run below the threshold
+        assert ok(api.worker.post(f"{base}/poll", {"limit": 1}))["jobs"] == []
+    assert prepared_space_checks() == 0
+    for _ in range(2):
+        assert ok(api.worker.post(f"{base}/poll", {"limit": 1}))["jobs"] == []
+    assert prepared_space_checks() == 1
 
 
 @pytest.mark.django_db

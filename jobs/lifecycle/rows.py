@@ -78,13 +78,16 @@ def build(model: type[Model], values: list[Any]) -> Model:
     """
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
         return model(*values)
+    names = _ATTNAMES.get(model)
+    if names is None:
+        names = _ATTNAMES[model] = [f.attname for f in model._meta.concrete_fields]
     obj = model.__new__(model)
-    obj.__dict__.update(zip(_ATTNAMES[model], values, strict=True))
+    obj.__dict__.update(zip(names, values, strict=True))
     obj._state = ModelState()
     return obj
 
 
-_ATTNAMES = {m: [f.attname for f in m._meta.concrete_fields] for m in (Job, JobEvent)}
+_ATTNAMES: dict[type[Model], list[str]] = {}
 
 
 def postgres() -> bool:
