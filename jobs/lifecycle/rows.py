@@ -76,7 +76,7 @@ def build(model: type[Model], values: list[Any]) -> Model:
     post_init signals, which nobody receives (with a receiver connected, the constructor
     runs). A bulk create builds a hundred jobs and a hundred events this way.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if _listened(pre_init, model) or _listened(post_init, model):
         return model(*values)
     names = _ATTNAMES.get(model)
     if names is None:
@@ -88,6 +88,10 @@ def build(model: type[Model], values: list[Any]) -> Model:
 
 
 _ATTNAMES: dict[type[Model], list[str]] = {}
+
+
+def _listened(signal: Any, model: type[Model]) -> bool:
+    return bool(signal.receivers) and signal.has_listeners(model)  # no receiver: no lookup
 
 
 def postgres() -> bool:
