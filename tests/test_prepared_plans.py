@@ -161,4 +161,9 @@ def test_the_sweeper_and_retention_keep_their_indexes_when_prepared(api, space, 
         oldest = timezone.now() + timedelta(days=space.retention_days - 14.5)
         assert prune_finished(now=oldest, batch=5, max_batches=1) == 5
     assert sequential_scans() == before
-    assert Job.objects.filter(space=space, status="completed").count() == FINISHED - 40
+    finished = Job.objects.filter(space=space, status="completed")
+    assert finished.count() == FINISHED - 40
+    # Oldest first: the 40 pruned are the 40 that finished earliest (one a minute).
+    oldest_left = finished.order_by("finished_at").values_list("finished_at", flat=True)[0]
+    newest_left = finished.order_by("-finished_at").values_list("finished_at", flat=True)[0]
+    assert newest_left - oldest_left == timedelta(minutes=FINISHED - 41)
