@@ -12,6 +12,7 @@ from jobs.api.fields import (
     EVENT_TYPE_RE,
     Input,
     NameField,
+    ParsedJSONField,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
@@ -38,16 +39,16 @@ class CreateJobInput(Input):
     }
 
     name = NameField()
-    payload = serializers.JSONField(required=False, allow_null=True, default=None)
+    payload = ParsedJSONField(required=False, allow_null=True, default=None)
     priority = StrictIntegerField(min_value=-100, max_value=100, default=0)
-    tags = serializers.JSONField(required=False, allow_null=True, default=None)
+    tags = ParsedJSONField(required=False, allow_null=True, default=None)
     idempotency_key = StrictCharField(max_length=255, required=False, allow_null=True)
     # Unset: the queue's defaults (3 and 300 unless the queue's config says otherwise).
     max_retries = StrictIntegerField(min_value=0, max_value=100, required=False)
     timeout_seconds = StrictIntegerField(min_value=1, max_value=86400, required=False)
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True)
-    callback_headers = serializers.JSONField(required=False, allow_null=True)
+    callback_headers = ParsedJSONField(required=False, allow_null=True)
     callback_secret = StrictCharField(max_length=255, required=False, allow_blank=True)
 
     def validate_tags(self, value: Any) -> Any:
@@ -107,7 +108,7 @@ class BulkCreateInput(Input):
     aliases = {"queue_name": "name"}
 
     name = NameField(required=False)
-    jobs = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=100)
+    jobs = serializers.ListField(child=ParsedJSONField(), min_length=1, max_length=100)
     default_priority = StrictIntegerField(min_value=-100, max_value=100, required=False)
     default_max_retries = StrictIntegerField(min_value=0, max_value=100, required=False)
     default_timeout_seconds = StrictIntegerField(min_value=1, max_value=86400, required=False)
@@ -174,12 +175,12 @@ class ProgressInput(LeaseInput):
 
 
 class CheckpointInput(LeaseInput):
-    data = serializers.JSONField(allow_null=True)
+    data = ParsedJSONField(allow_null=True)
 
 
 class EventInput(LeaseInput):
     type = StrictCharField(max_length=64)
-    data = serializers.JSONField(required=False, allow_null=True, default=None)
+    data = ParsedJSONField(required=False, allow_null=True, default=None)
 
     def validate_type(self, value: str) -> str:
         if not EVENT_TYPE_RE.match(value):
@@ -194,7 +195,7 @@ class KeepaliveInput(LeaseInput):
 
 
 class CompleteInput(LeaseInput):
-    result = serializers.JSONField(required=False, allow_null=True, default=None)
+    result = ParsedJSONField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         check_size("result", attrs.get("result"))
@@ -444,7 +445,7 @@ class BatchItemInput(LeaseInput):
 
     aliases = {**LEASE_ALIASES, "job_id": "id"}
     id = serializers.UUIDField()
-    result = serializers.JSONField(required=False, allow_null=True, default=None)
+    result = ParsedJSONField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         check_size("result", attrs.get("result"))
@@ -452,4 +453,4 @@ class BatchItemInput(LeaseInput):
 
 
 class BatchInput(Input):
-    jobs = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=100)
+    jobs = serializers.ListField(child=ParsedJSONField(), min_length=1, max_length=100)

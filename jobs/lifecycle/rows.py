@@ -13,9 +13,7 @@ the model's default for a new row; tests/test_bulk_create.py compares the stored
 with the objects field by field.
 """
 
-import json
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
@@ -23,6 +21,7 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from emitrun import jsontext
 from emitrun.errors import NotFound
 from jobs.models import Job, JobEvent, JobTag
 
@@ -277,21 +276,10 @@ def events_stored(seqs: dict[Any, int], events: list[JobEvent]) -> None:
 
 
 def _events_param(events: list[JobEvent]) -> str:
-    _iso = _iso_once()
     rows = [
-        [
-            str(e.job_id),
-            str(e.space_id),
-            e.type,
-            e.status,
-            e.data,
-            e.worker_id,
-            e.actor,
-            _iso(e.at),
-        ]
-        for e in events
+        [e.job_id, e.space_id, e.type, e.status, e.data, e.worker_id, e.actor, e.at] for e in events
     ]
-    return json.dumps(rows, separators=(",", ":"))
+    return jsontext.dumps(rows)
 
 
 def _inserted(events: list[JobEvent], sql: str, params: list[str]) -> None:
@@ -315,11 +303,10 @@ def insert_jobs(jobs: list[Job]) -> None:
 
 
 def _jobs_param(jobs: list[Job]) -> str:
-    _iso = _iso_once()
     rows = [
         {
-            "id": str(job.id),
-            "space_id": str(job.space_id),
+            "id": job.id,
+            "space_id": job.space_id,
             "name": job.name,
             "status": job.status,
             "payload": job.payload,
@@ -328,30 +315,30 @@ def _jobs_param(jobs: list[Job]) -> str:
             "idempotency_key": job.idempotency_key,
             "max_retries": job.max_retries,
             "timeout_seconds": job.timeout_seconds,
-            "scheduled_for": _iso(job.scheduled_for),
-            "run_at": _iso(job.run_at),
+            "scheduled_for": job.scheduled_for,
+            "run_at": job.run_at,
             "callback_url": job.callback_url,
             "callback_headers": job.callback_headers,
             "callback_secret": job.callback_secret,
-            "created_at": _iso(job.created_at),
-            "updated_at": _iso(job.updated_at),
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
         }
         for job in jobs
     ]
-    return json.dumps(rows, separators=(",", ":"))
+    return jsontext.dumps(rows)
 
 
 def insert_tags(tags: list[JobTag]) -> None:
     if not postgres():
         JobTag.objects.bulk_create(tags)
         return
-    _execute(_TAGS, [[str(t.job_id), str(t.space_id), t.tag] for t in tags])
+    _execute(_TAGS, [[t.job_id, t.space_id, t.tag] for t in tags])
     _stored(tags)
 
 
 def _execute(sql: str, rows: list) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows, separators=(",", ":"))])
+        cursor.execute(sql, [jsontext.dumps(rows)])
 
 
 def _stored(objs: list) -> None:
@@ -360,20 +347,3 @@ def _stored(objs: list) -> None:
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
-
-
-def _iso_once() -> Callable[[datetime | None], str | None]:
-    """isoformat() that formats each distinct value once: a batch's rows share their
-    timestamps (a bulk's hundred jobs were all created at the same instant).
-    """
-    stamps: dict[datetime, str] = {}
-
-    def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        text = stamps.get(value)
-        if text is None:
-            text = stamps[value] = value.isoformat()
-        return text
-
-    return iso
