@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from emitrun import cache as shared_cache
+
 Kind = Literal["signin", "reset"]
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,7 @@ def record(request: HttpRequest, email: str, kind: Kind = "signin") -> None:
     timeout = settings.EMITRUN_SIGNIN_WINDOW_SECONDS + 5
     try:
         for key, _ in _keys(request, email, kind):
-            # add() then incr(): incr alone fails on a missing key, and a key must expire.
-            cache.add(key, 0, timeout=timeout)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr(): the window just ended
-                cache.add(key, 1, timeout=timeout)
+            shared_cache.count(key, timeout=timeout)
     except Exception:  # noqa: BLE001 - the cache is down: the attempt goes uncounted
         log.warning("sign-in throttle not counted: the cache is unreachable")
 

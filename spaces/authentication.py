@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from emitrun import cache as shared_cache
 from emitrun.errors import Forbidden, Unauthenticated
 from spaces import lockout, token_cache, tokens
 from spaces.models import ApiToken
@@ -133,8 +133,7 @@ class TokenRateThrottle(BaseThrottle):
         window = int(now // period)
         key = f"throttle:token:{token.pk}:{window}"
         try:
-            cache.add(key, 0, timeout=period + 1)
-            used = cache.incr(key)
+            used = shared_cache.count(key, timeout=period + 1)
         except Exception:  # noqa: BLE001 - a cache outage must not take the API down
             return True
         self._wait = (window + 1) * period - now

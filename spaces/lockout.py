@@ -20,6 +20,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from emitrun import cache as shared_cache
 from emitrun.errors import RateLimited
 from spaces.rates import parse_rate
 
@@ -77,8 +78,7 @@ def record_failure(client: str | None) -> None:
     _clean.pop(address, None)
     key, limit, remaining = spec
     try:
-        cache.add(key, 0, timeout=int(remaining) + 1)
-        failures = cache.incr(key)
+        failures = shared_cache.count(key, timeout=int(remaining) + 1)
     except Exception:  # noqa: BLE001
         return
     if failures == limit:

@@ -5,10 +5,14 @@ for CLEAN_SECONDS, and forgets it on the address's first failure there.
 
 import random
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
+from emitrun import cache as shared_cache
+from emitrun.cache import SharedClientRedisCache
 from emitrun.errors import RateLimited
 from spaces import lockout
 
@@ -58,3 +62,37 @@ def test_an_address_never_checked_here_is_looked_up(budget):
     with pytest.raises(RateLimited):
         lockout.check(ip)
     assert lockout.check(address()) is None  # others are unaffected
+
+
+# --- The shared counter every throttle counts with (emitrun/cache.py) ----------------------
+
+
+def _redis_client(key: str):
+    assert isinstance(caches["default"], SharedClientRedisCache)  # tests run on Redis
+    return cache._cache.get_client(cache.make_and_validate_key(key), write=True)
+
+
+def test_count_adds_one_per_call_and_the_counter_expires():
+    key = f"test:count:{uuid.uuid4().hex}"
+    assert [shared_cache.count(key, timeout=30) for _ in range(3)] == [1, 2, 3]
+    assert cache.get(key) == 3  # readable as the plain int Django's cache stores
+    ttl = _redis_client(key).ttl(cache.make_and_validate_key(key))
+    assert 0 < ttl <= 30
+
+
+def test_count_gives_a_counter_left_without_expiry_one():
+    """A key whose expiry was lost (INCR on a key that had just expired) would count for
+    ever; the next count gives it the window's timeout again.
+    """
+    key = f"test:count:{uuid.uuid4().hex}"
+    client = _redis_client(key)
+    client.set(cache.make_and_validate_key(key), 7)  # no TTL
+    assert shared_cache.count(key, timeout=30) == 8
+    assert 0 < client.ttl(cache.make_and_validate_key(key)) <= 30
+
+
+def test_concurrent_counts_lose_no_increment():
+    key = f"test:count:{uuid.uuid4().hex}"
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(lambda _: shared_cache.count(key, timeout=30), range(200)))
+    assert sorted(seen) == list(range(1, 201))
