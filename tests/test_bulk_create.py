@@ -18,6 +18,7 @@ from jobs.api.producer import _flatten
 from jobs.api.serializers import BulkCreateInput, CreateJobInput
 from jobs.models import Job, JobEvent, JobTag
 from notifications.models import Delivery
+from spaces import actions as space_actions
 from tests.conftest import SYSTEM, create_job
 
 URL = "/api/v1/jobs/bulk"
@@ -232,6 +233,46 @@ def test_bulk_statements_do_not_grow_with_the_batch(api, space):
     # The jobs, their tags, their events; after commit one wake for the waiting polls.
     expected = ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT", "SELECT"]
     assert statements_for(2) == statements_for(100) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_bulk_is_one_statement_a_keyed_one_a_transaction(api, space):
+    """Jobs without keys or tags are stored with their events by one statement, its own
+    transaction (then the wake-up's NOTIFY), whatever the batch size.
+    """
+    api.producer.post(URL, {"name": "work", "jobs": [{}]})  # token and queue are known now
+    for items, expected in [
+        ([{"payload": i} for i in range(100)], ["WITH", "SELECT"]),
+        (
+            [{"payload": 1}, {"idempotency_key": "k"}],
+            ["BEGIN", "SELECT", "SAVEPOINT", "INSERT", "RELEASE", "INSERT", "COMMIT", "SELECT"],
+        ),
+    ]:
+        with CaptureQueriesContext(connection) as ctx:
+            out = api.producer.post(URL, {"name": "work", "jobs": items}).json()
+        assert out["success_count"] == len(items), out
+        assert [q["sql"].split()[0] for q in ctx.captured_queries] == expected
+        ids = [s["job_id"] for s in out["succeeded"]]
+        events = JobEvent.objects.filter(job_id__in=ids, type="job.created")
+        assert sorted(str(e.job_id) for e in events) == sorted(ids)
+        # Seqs in the order of the batch, as the answer lists the jobs.
+        assert [str(e.job_id) for e in events.order_by("id")] == ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_that_calls_for_pushes_writes_them_in_the_jobs_transaction(api, space):
+    api.producer.post(URL, {"name": "work", "jobs": [{}]})
+    space_actions.update_settings(space, push_url="https://push.example.test/wake")
+    with CaptureQueriesContext(connection) as ctx:
+        out = api.producer.post(URL, {"name": "work", "jobs": [{}, {}]}).json()
+    sql = [q["sql"] for q in ctx.captured_queries]
+    begin = next(i for i, q in enumerate(sql) if q.startswith("BEGIN"))
+    commit = next(i for i, q in enumerate(sql) if q.startswith("COMMIT"))
+    inside = " ".join(sql[begin:commit])
+    for table in ("jobs_job ", "jobs_jobevent", "notifications_delivery"):
+        assert table in inside, table
+    ids = [s["job_id"] for s in out["succeeded"]]
+    assert Delivery.objects.filter(job_id__in=ids, kind="push").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)

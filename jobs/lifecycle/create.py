@@ -104,9 +104,31 @@ def _create(space: Space, spec: JobSpec, *, actor: Actor) -> Created:
     return Created(job, True)
 
 
-@transaction.atomic
 def create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Created]:
-    """Creates up to 100 jobs in a few statements; same per-job rules as create()."""
+    """Creates up to 100 jobs in a few statements; same per-job rules as create().
+
+    Jobs with no idempotency key and no tags, in a space with no delivery to write for a
+    new job (Slack, push), are stored with their events in one statement, its own
+    transaction (PostgreSQL), as create() stores one: one round trip where BEGIN, two
+    INSERTs and COMMIT took four.
+    """
+    if (
+        not rows.postgres()
+        or any(spec.idempotency_key or tag_names(spec.tags) for spec in specs)
+        or outbox.may_write(space, "job.created")
+    ):
+        return _create_many(space, specs, actor=actor)
+    now = timezone.now()
+    defaults = ensure_queues(space, {spec.name for spec in specs})
+    jobs = [_new_job(space, spec, now, defaults[spec.name]) for spec in specs]
+    entries = [(job, "job.created", _created_data(job)) for job in jobs]
+    record_many(entries, actor=actor, now=now, insert=partial(rows.insert_jobs_and_events, jobs))
+    return [Created(job, True) for job in jobs]
+
+
+@transaction.atomic
+def _create_many(space: Space, specs: list[JobSpec], *, actor: Actor) -> list[Created]:
+    """create_many() in a transaction: idempotency keys, tags and deliveries."""
     keys = [s.idempotency_key for s in specs if s.idempotency_key]
     found = _by_key(space, keys) if keys else {}
     now = timezone.now()
