@@ -8,32 +8,16 @@ poll of one job, its ack and its complete; `bulk` a bulk create of 100.
 """
 
 import json
-import os
-import subprocess
 import sys
 import time
 
-from bench.stack import ROOT, Config, Stack
+from bench.profile import seeded_client
 
 
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "bulk"
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-    stack = Stack(Config())
-    os.environ.update(stack.env())
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.seed"], cwd=ROOT, env=stack.env(), capture_output=True,
-        text=True, check=True,
-    ).stdout  # fmt: skip
-    seed = json.loads(out.strip().splitlines()[-1])
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
-    django.setup()
-    from django.test import Client
-
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {seed['token']}", HTTP_HOST="127.0.0.1")
-    base = f"/api/v1/spaces/{seed['space_id']}/jobs"
+    client, base = seeded_client()
     bulk_body = json.dumps({"name": "bench", "jobs": [{"payload": {"n": i}} for i in range(100)]})
 
     def post(path: str, body: dict | str) -> dict:

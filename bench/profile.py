@@ -9,12 +9,15 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from bench.stack import ROOT, Config, Stack
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+def seeded_client() -> tuple[Any, str]:
+    """Django set up on the bench database, a fresh space and token seeded there: a test
+    client holding the token, and the space's jobs route.
+    """
     stack = Stack(Config())
     os.environ.update(stack.env())
     out = subprocess.run(
@@ -27,10 +30,15 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emitrun.settings")
     django.setup()
     from django.test import Client
-    from pyinstrument import Profiler
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {seed['token']}", HTTP_HOST="127.0.0.1")
-    base = f"/api/v1/spaces/{seed['space_id']}/jobs"
+    return client, f"/api/v1/spaces/{seed['space_id']}/jobs"
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    client, base = seeded_client()
+    from pyinstrument import Profiler
 
     def post(path: str, body: dict) -> dict:
         r = client.post(path, json.dumps(body), content_type="application/json")

@@ -38,6 +38,16 @@ def lone_error(body: dict, item: object) -> str:
         return exc.message
 
 
+def assert_written_in_one_transaction(ctx: CaptureQueriesContext, *tables: str) -> None:
+    """Every table was written between the request's BEGIN and its COMMIT."""
+    sql = [q["sql"] for q in ctx.captured_queries]
+    begin = next(i for i, q in enumerate(sql) if q.startswith("BEGIN"))
+    commit = next(i for i, q in enumerate(sql) if q.startswith("COMMIT"))
+    inside = " ".join(sql[begin:commit])
+    for table in tables:
+        assert table in inside, table
+
+
 TOO_BIG = {"payload": "x" * (settings.EMITRUN_MAX_PAYLOAD_BYTES + 1)}  # a 413 when alone
 BAD_ITEMS = [
     {"priority": "high"},
@@ -265,12 +275,7 @@ def test_a_bulk_that_calls_for_pushes_writes_them_in_the_jobs_transaction(api, s
     space_actions.update_settings(space, push_url="https://push.example.test/wake")
     with CaptureQueriesContext(connection) as ctx:
         out = api.producer.post(URL, {"name": "work", "jobs": [{}, {}]}).json()
-    sql = [q["sql"] for q in ctx.captured_queries]
-    begin = next(i for i, q in enumerate(sql) if q.startswith("BEGIN"))
-    commit = next(i for i, q in enumerate(sql) if q.startswith("COMMIT"))
-    inside = " ".join(sql[begin:commit])
-    for table in ("jobs_job ", "jobs_jobevent", "notifications_delivery"):
-        assert table in inside, table
+    assert_written_in_one_transaction(ctx, "jobs_job ", "jobs_jobevent", "notifications_delivery")
     ids = [s["job_id"] for s in out["succeeded"]]
     assert Delivery.objects.filter(job_id__in=ids, kind="push").count() == 2
 
@@ -305,12 +310,7 @@ def test_a_create_that_calls_for_a_push_writes_it_in_the_jobs_transaction(space)
     conf.save()
     with CaptureQueriesContext(connection) as ctx:
         job = create_job(space, "email")
-    sql = [q["sql"] for q in ctx.captured_queries]
-    begin = next(i for i, q in enumerate(sql) if q.startswith("BEGIN"))
-    commit = next(i for i, q in enumerate(sql) if q.startswith("COMMIT"))
-    inside = " ".join(sql[begin:commit])
-    for table in ("jobs_job ", "jobs_jobevent", "notifications_delivery"):
-        assert table in inside, table
+    assert_written_in_one_transaction(ctx, "jobs_job ", "jobs_jobevent", "notifications_delivery")
     assert Delivery.objects.filter(job=job, kind="push").count() == 1
 
 
